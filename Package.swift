@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "account-gateway",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "account-gateway", targets: ["AccountGatewayCommand"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries and the epoll shim.
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CEpoll"),
+
+        // PostgreSQL through libpq: connections on threads of their own, a fixed-size pool.
+        .target(name: "PostgresClient", dependencies: [
+            "CLibPQ",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Sockets and HTTP/1.1; knows nothing of the application.
+        .target(name: "HTTPServer", dependencies: [
+            "CEpoll",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Tencent Cloud Chat: UserSig, endpoints, the REST client and its error classes.
+        .target(name: "TencentChat", dependencies: [
+            "CZlib",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // A local stand-in for Tencent's account API.
+        .target(name: "TencentSandbox", dependencies: [
+            "TencentChat", "HTTPServer",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The domain, its stores, the routes and the wiring.
+        .target(name: "Gateway", dependencies: [
+            "PostgresClient", "HTTPServer", "TencentChat",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "AccountGatewayCommand", dependencies: [
+            "Gateway", "TencentSandbox",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"]),
+        .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
+        .testTarget(name: "TencentChatTests", dependencies: ["TencentChat", "TencentSandbox"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TencentSandbox"]),
+    ]
+)

@@ -1,0 +1,17 @@
+/// A complete response. The server adds `Content-Length`, `Date` and
+/// `Connection` itself; handlers set everything else.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(status: Int, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// The application: one function from request to response. It never throws;
+/// mapping errors to responses is the application's job, done once at its edge.
+public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
