@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "account-gateway",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "account-gateway", targets: ["AccountGatewayCommand"]),
     ],

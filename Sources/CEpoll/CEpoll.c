@@ -1,3 +1,5 @@
+#define _GNU_SOURCE
+#include <sys/socket.h>
 #include "CEpoll.h"
 
 int cepoll_wait(int epfd, unsigned int *events, unsigned long long *data, int maxevents, int timeout) {
@@ -9,4 +11,8 @@ int cepoll_wait(int epfd, unsigned int *events, unsigned long long *data, int ma
         data[i] = evs[i].data.u64;
     }
     return n;
+}
+
+int caccept4(int fd, void *addr, unsigned int *addrlen) {
+    return accept4(fd, (struct sockaddr *)addr, (socklen_t *)addrlen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }

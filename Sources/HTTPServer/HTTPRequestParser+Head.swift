@@ -1,0 +1,138 @@
+extension HTTPRequestParser {
+    struct Head {
+        var request: HTTPRequest
+        var framing: Framing
+        var expectsContinue: Bool
+    }
+
+    /// Parses a complete head (lines without their CRLF): request line,
+    /// header fields, then the body framing they announce.
+    static func parseHead(
+        requestLine: ArraySlice<UInt8>, headerLines: [ArraySlice<UInt8>], limits: Limits
+    ) throws(HTTPParseError) -> Head {
+        let parts = requestLine.split(separator: HTTPSyntax.space, omittingEmptySubsequences: false)
+        guard parts.count == 3 else { throw .badRequest("malformed request line") }
+        let (methodBytes, targetBytes, versionBytes) = (parts[0], parts[1], parts[2])
+        guard HTTPSyntax.isToken(methodBytes) else { throw .badRequest("invalid method") }
+        let version = try parseVersion(versionBytes)
+
+        guard headerLines.count <= limits.maxHeaderCount else {
+            throw HTTPParseError(status: 431, detail: "more than \(limits.maxHeaderCount) header fields")
+        }
+        var headers = HTTPHeaders()
+        for line in headerLines {
+            let (name, value) = try parseField(line)
+            headers.add(name, value)
+        }
+
+        let target = try parseTarget(targetBytes)
+        var request = HTTPRequest(
+            method: HTTPSyntax.string(methodBytes), target: target.raw, path: target.path, query: target.query,
+            version: version, headers: headers)
+
+        let hosts = headers.values("Host")
+        if hosts.count > 1 { throw .badRequest("more than one Host header") }
+        if version == "HTTP/1.1" && hosts.isEmpty { throw .badRequest("missing Host header") }
+
+        let framing = try parseFraming(headers, version: version, limits: limits)
+        if framing == .length(0) { request.body = [] }
+        // HTTP/1.0 clients cannot expect 100 Continue (RFC 9110 §10.1.1).
+        let expectsContinue = version == "HTTP/1.1"
+            && headers["Expect"].map { $0.trimmingOWS().lowercased() == "100-continue" } == true
+            && framing != .none && framing != .length(0)
+        return Head(request: request, framing: framing, expectsContinue: expectsContinue)
+    }
+
+    private static func parseVersion(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> String {
+        let text = HTTPSyntax.string(bytes)
+        if text == "HTTP/1.1" || text == "HTTP/1.0" { return text }
+        let digit: (UInt8) -> Bool = { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        let shape = Array(bytes)
+        if shape.count == 8, text.hasPrefix("HTTP/"), digit(shape[5]), shape[6] == UInt8(ascii: "."), digit(shape[7]) {
+            throw HTTPParseError(status: 505, detail: "\(text) is not supported; use HTTP/1.1")
+        }
+        throw .badRequest("invalid HTTP version")
+    }
+
+    /// `field-name ":" OWS field-value OWS`; obs-fold and whitespace before
+    /// the colon are refused (RFC 9112 §5).
+    private static func parseField(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> (String, String) {
+        guard let first = line.first, !HTTPSyntax.isWhitespace(first) else {
+            throw .badRequest("obsolete line folding is not allowed")
+        }
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { throw .badRequest("header field without ':'") }
+        let name = line[..<colon]
+        guard HTTPSyntax.isToken(name) else { throw .badRequest("invalid header field name") }
+        let value = HTTPSyntax.trimmingWhitespace(line[line.index(after: colon)...])
+        guard value.allSatisfy(HTTPSyntax.isFieldValueByte) else {
+            throw .badRequest("invalid character in header field '\(HTTPSyntax.string(name))'")
+        }
+        return (HTTPSyntax.string(name), HTTPSyntax.string(value))
+    }
+
+    /// origin-form only: `/path[?query]`, visible ASCII, no fragment.
+    private static func parseTarget(
+        _ bytes: ArraySlice<UInt8>
+    ) throws(HTTPParseError) -> (raw: String, path: String, query: [(name: String, value: String)]) {
+        guard bytes.first == UInt8(ascii: "/") else { throw .badRequest("request target must be an absolute path") }
+        guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }) else {
+            throw .badRequest("invalid character in request target")
+        }
+        let questionMark = bytes.firstIndex(of: UInt8(ascii: "?"))
+        let pathBytes = bytes[..<(questionMark ?? bytes.endIndex)]
+        guard let path = PercentDecoding.decode(pathBytes), !path.utf8.contains(0) else {
+            throw .badRequest("invalid percent-encoding in path")
+        }
+        var query: [(name: String, value: String)] = []
+        if let questionMark {
+            for item in bytes[(questionMark + 1)...].split(separator: UInt8(ascii: "&")) {
+                let equals = item.firstIndex(of: UInt8(ascii: "="))
+                let nameBytes = item[..<(equals ?? item.endIndex)]
+                let valueBytes = equals.map { item[($0 + 1)...] } ?? []
+                guard let name = PercentDecoding.decode(nameBytes, plusAsSpace: true),
+                      let value = PercentDecoding.decode(valueBytes, plusAsSpace: true) else {
+                    throw .badRequest("invalid percent-encoding in query")
+                }
+                query.append((name, value))
+            }
+        }
+        return (HTTPSyntax.string(bytes), path, query)
+    }
+
+    /// How the body is delimited (RFC 9112 §6.3). Transfer-Encoding wins
+    /// over nothing: both together are refused as a smuggling attempt.
+    private static func parseFraming(_ headers: HTTPHeaders, version: String, limits: Limits) throws(HTTPParseError) -> Framing {
+        let transferEncodings = headers.values("Transfer-Encoding")
+        let contentLengths = headers.values("Content-Length")
+        if !transferEncodings.isEmpty {
+            guard contentLengths.isEmpty else { throw .badRequest("both Transfer-Encoding and Content-Length") }
+            guard version == "HTTP/1.1" else { throw .badRequest("Transfer-Encoding in an HTTP/1.0 request") }
+            let codings = transferEncodings
+                .flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
+                .map { $0.trimmingOWS().lowercased() }
+            if codings == ["chunked"] { return .chunked }
+            if codings.contains(where: \.isEmpty) { throw .badRequest("empty transfer coding") }
+            if let unsupported = codings.first(where: { $0 != "chunked" }) {
+                throw HTTPParseError(status: 501, detail: "transfer coding '\(unsupported)' is not supported")
+            }
+            throw .badRequest("chunked applied more than once")
+        }
+        guard !contentLengths.isEmpty else { return .none }
+        // A list of identical values ("5, 5") is one value (RFC 9110 §8.6).
+        var length: Int?
+        for text in contentLengths.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
+            let digits = text.trimmingOWS()
+            guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+                throw .badRequest("invalid Content-Length")
+            }
+            let value = Int(digits) ?? Int.max  // all digits but too large: refused below as 413
+            if let length, length != value { throw .badRequest("conflicting Content-Length values") }
+            length = value
+        }
+        let bodyLength = length ?? 0
+        guard bodyLength <= limits.maxBodyBytes else {
+            throw HTTPParseError(status: 413, detail: "body of \(bodyLength) bytes exceeds \(limits.maxBodyBytes) bytes")
+        }
+        return .length(bodyLength)
+    }
+}

@@ -1,0 +1,61 @@
+import Glibc
+import Logging
+
+extension HTTPServer {
+    /// What the accept loop needs, gathered so it can run off the actor.
+    struct ServeContext: Sendable {
+        let listener: AsyncSocket
+        let registry: ConnectionRegistry
+        let configuration: Configuration
+        let handler: HTTPHandler
+        let logger: Logger
+
+        /// Accepts until stopped, one child task per connection; returns
+        /// when the listener is closed and every connection has finished.
+        func serve() async {
+            await withDiscardingTaskGroup { group in
+                while let (client, peer) = await acceptNext() {
+                    switch registry.admit(client.socket) {
+                    case let .admitted(id):
+                        var connectionLogger = logger
+                        connectionLogger[metadataKey: "http.remote"] = "\(peer?.description ?? "unknown")"
+                        connectionLogger[metadataKey: "http.connection_id"] = "\(id)"
+                        let connection = HTTPConnection(
+                            socket: client, id: id, remoteAddress: peer?.description, configuration: configuration,
+                            handler: handler, registry: registry, logger: connectionLogger)
+                        group.addTask { await connection.run() }
+                    case .rejected:
+                        logger.debug("connection limit reached", metadata: ["http.remote": "\(peer?.description ?? "unknown")"])
+                        group.addTask { [configuration, registry, logger] in
+                            await HTTPConnection.reject(client, configuration: configuration, registry: registry, logger: logger)
+                        }
+                    case .dropped:
+                        client.close()
+                    }
+                }
+                registry.releaseListener()
+                listener.close()
+            }
+        }
+
+        /// The next connection, or nil once the listener is shut down or the
+        /// task cancelled. Transient failures (fd exhaustion, aborted
+        /// handshakes) are logged and retried after a pause instead of spinning.
+        private func acceptNext() async -> (AsyncSocket, SocketAddress?)? {
+            while !registry.isStopping {
+                do {
+                    return try await listener.accept()
+                } catch let SocketError.failed(operation, code) where ![EBADF, EINVAL, ENOTSOCK].contains(code) {
+                    logger.warning("accept failed; retrying", metadata: ["http.error": "\(SocketError.failed(operation: operation, errno: code))"])
+                    try? await Task.sleep(for: .milliseconds(50))
+                } catch {
+                    if !registry.isStopping && !Task.isCancelled {
+                        logger.error("accept failed; no longer accepting", metadata: ["http.error": "\(error)"])
+                    }
+                    return nil
+                }
+            }
+            return nil
+        }
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import Synchronization
+
+/// The production transport: URLSession (libcurl on Linux) with pooled
+/// keep-alive connections, a hard total deadline per call, and redirects refused.
+public final class URLSessionTransport: TencentTransport {
+    private let session: URLSession
+
+    /// - Parameter maxConnectionsPerHost: the keep-alive pool size towards Tencent.
+    public init(maxConnectionsPerHost: Int = 16) {
+        let configuration = URLSessionConfiguration.ephemeral  // no cookies, no disk cache
+        configuration.httpMaximumConnectionsPerHost = maxConnectionsPerHost
+        configuration.httpShouldSetCookies = false
+        configuration.urlCache = nil
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        session = URLSession(configuration: configuration, delegate: RedirectRefuser(), delegateQueue: nil)
+    }
+
+    deinit {
+        session.finishTasksAndInvalidate()
+    }
+
+    public func post(url: URL, body: Data, timeout: Duration) async throws -> (status: Int, body: Data) {
+        var request = URLRequest(url: url)
+        request.httpMethod = "POST"
+        request.httpBody = body
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.setValue("application/json", forHTTPHeaderField: "Accept")
+        request.timeoutInterval = timeout.seconds
+
+        let call = Call()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(status: Int, body: Data), any Error>) in
+                let task = session.dataTask(with: request) { data, response, error in
+                    continuation.resume(with: Self.result(data: data, response: response, error: error, ending: call.ending))
+                }
+                call.start(task)
+                // URLRequest.timeoutInterval is an idle timeout; this bounds the whole call.
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.seconds) { call.end(.timedOut) }
+            }
+        } onCancel: {
+            call.end(.cancelled)
+        }
+    }
+
+    private static func result(
+        data: Data?, response: URLResponse?, error: (any Error)?, ending: TencentTransportError?
+    ) -> Result<(status: Int, body: Data), any Error> {
+        if let error {
+            return .failure(ending ?? map(error))
+        }
+        guard let http = response as? HTTPURLResponse else {
+            return .failure(TencentTransportError.other("not an HTTP response"))
+        }
+        return .success((http.statusCode, data ?? Data()))
+    }
+
+    /// Only the error code is kept: URLError's own texts include the URL, and with it the UserSig.
+    private static func map(_ error: any Error) -> TencentTransportError {
+        guard let urlError = error as? URLError else { return .other(String(describing: type(of: error))) }
+        let detail = "URLError \(urlError.code.rawValue)"
+        switch urlError.code {
+        case .timedOut: return .timedOut
+        case .cancelled: return .cancelled
+        case .cannotFindHost, .cannotConnectToHost, .dnsLookupFailed, .notConnectedToInternet,
+             .internationalRoamingOff, .dataNotAllowed:
+            return .cannotConnect(detail)
+        case .networkConnectionLost, .badServerResponse, .zeroByteResource, .cannotParseResponse:
+            return .connectionLost(detail)
+        case .secureConnectionFailed, .serverCertificateHasBadDate, .serverCertificateUntrusted,
+             .serverCertificateHasUnknownRoot, .serverCertificateNotYetValid,
+             .clientCertificateRejected, .clientCertificateRequired:
+            return .tls(detail)
+        default: return .other(detail)
+        }
+    }
+}
+
+/// One in-flight call: remembers why it was ended early (deadline or
+/// cancellation) so the completion handler reports that instead of "cancelled".
+private final class Call: Sendable {
+    private let state = Mutex<(task: URLSessionDataTask?, ending: TencentTransportError?)>((nil, nil))
+
+    var ending: TencentTransportError? { state.withLock { $0.ending } }
+
+    func start(_ task: URLSessionDataTask) {
+        let endedEarly = state.withLock { state in
+            state.task = task
+            return state.ending != nil
+        }
+        task.resume()
+        if endedEarly { task.cancel() }  // cancelled before the task existed
+    }
+
+    func end(_ reason: TencentTransportError) {
+        let task = state.withLock { state -> URLSessionDataTask? in
+            guard state.ending == nil else { return nil }
+            state.ending = reason
+            return state.task
+        }
+        task?.cancel()
+    }
+}
+
+/// Refuses every redirect, so the 3xx itself is the answer. This is the
+/// completion-handler form on purpose: on this toolchain the async form makes
+/// the call hang.
+private final class RedirectRefuser: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// Body parsing, field validation and the account work of each API.
+extension SandboxService {
+    static let maxUserIDBytes = 32
+    static let maxProfileBytes = 500
+    static let maxBatch = 100
+
+    func parseBody(_ body: [UInt8]) throws(SandboxFailure) -> [String: Any] {
+        guard !body.isEmpty,
+              let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        else { throw SandboxFailure(60003, "request body is not a JSON object") }
+        return object
+    }
+
+    func perform(_ api: SandboxAPI, body: [String: Any], at date: Date) throws(SandboxFailure) -> TencentAnswer {
+        switch api {
+        case .accountImport: try accountImport(body, at: date)
+        case .multiaccountImport: try multiaccountImport(body, at: date)
+        case .accountCheck: try accountCheck(body)
+        case .accountDelete: try accountDelete(body)
+        }
+    }
+
+    private func accountImport(_ body: [String: Any], at date: Date) throws(SandboxFailure) -> TencentAnswer {
+        let account = try Self.importItem(body)
+        guard Self.validUserID(account.userID) else {
+            throw SandboxFailure(70402, "UserID must be 1–\(Self.maxUserIDBytes) bytes")
+        }
+        guard Self.validProfile(account) else {
+            throw SandboxFailure(40601, "profile field longer than \(Self.maxProfileBytes) bytes")
+        }
+        let imported = state.withLock { state in
+            state.importAccount(account.userID, nick: account.nick, faceURL: account.faceURL, quota: configuration.accountQuota, at: date)
+        }
+        guard imported else { throw SandboxFailure(70398, "account quota of this edition exceeded") }
+        return .ok
+    }
+
+    /// Accepts the current `AccountList` form and the older `Accounts` list of
+    /// UserIDs. Items that cannot be imported go to `FailAccounts`; a malformed
+    /// body or a batch outside 1–100 fails the whole call.
+    private func multiaccountImport(_ body: [String: Any], at date: Date) throws(SandboxFailure) -> TencentAnswer {
+        var items: [(userID: String, nick: String?, faceURL: String?)] = []
+        if let list = body["AccountList"] as? [Any] {
+            try Self.checkBatch(list.count)
+            for element in list {
+                guard let object = element as? [String: Any] else { throw SandboxFailure(70402, "AccountList items must be objects") }
+                items.append(try Self.importItem(object))
+            }
+        } else if let list = body["Accounts"] as? [Any] {
+            try Self.checkBatch(list.count)
+            for element in list {
+                guard let userID = element as? String else { throw SandboxFailure(70402, "Accounts items must be strings") }
+                items.append((userID, nil, nil))
+            }
+        } else {
+            throw SandboxFailure(70402, "AccountList is required")
+        }
+
+        let failed = state.withLock { state in
+            items.compactMap { item -> String? in
+                guard Self.validUserID(item.userID), Self.validProfile(item),
+                      state.importAccount(item.userID, nick: item.nick, faceURL: item.faceURL, quota: configuration.accountQuota, at: date)
+                else { return item.userID }
+                return nil
+            }
+        }
+        var answer = TencentAnswer.ok
+        answer.FailAccounts = failed
+        return answer
+    }
+
+    private func accountCheck(_ body: [String: Any]) throws(SandboxFailure) -> TencentAnswer {
+        let userIDs = try Self.userIDItems(body, key: "CheckItem")
+        let items = state.withLock { state in
+            userIDs.map { userID -> TencentAnswer.Item in
+                guard Self.validUserID(userID) else {
+                    return .init(UserID: userID, ResultCode: 70402, ResultInfo: "invalid UserID", AccountStatus: "NotImported")
+                }
+                let status = state.accounts[userID] == nil ? "NotImported" : "Imported"
+                return .init(UserID: userID, ResultCode: 0, ResultInfo: "", AccountStatus: status)
+            }
+        }
+        var answer = TencentAnswer.ok
+        answer.ResultItem = items
+        return answer
+    }
+
+    private func accountDelete(_ body: [String: Any]) throws(SandboxFailure) -> TencentAnswer {
+        let userIDs = try Self.userIDItems(body, key: "DeleteItem")
+        let items = state.withLock { state in
+            userIDs.map { userID -> TencentAnswer.Item in
+                guard state.accounts.removeValue(forKey: userID) != nil else {
+                    return .init(UserID: userID, ResultCode: 70107, ResultInfo: "account not imported")
+                }
+                return .init(UserID: userID, ResultCode: 0, ResultInfo: "")
+            }
+        }
+        var answer = TencentAnswer.ok
+        answer.ResultItem = items
+        return answer
+    }
+
+    // MARK: Validation
+
+    /// `UserID` must be a string; `Nick`/`FaceUrl`, when present, strings too.
+    private static func importItem(_ object: [String: Any]) throws(SandboxFailure) -> (userID: String, nick: String?, faceURL: String?) {
+        guard let userID = object["UserID"] as? String else { throw SandboxFailure(70402, "UserID is required and must be a string") }
+        // JSON null reads as absent.
+        let nick = object["Nick"].flatMap { $0 is NSNull ? nil : $0 }
+        let faceURL = object["FaceUrl"].flatMap { $0 is NSNull ? nil : $0 }
+        guard nick == nil || nick is String, faceURL == nil || faceURL is String else {
+            throw SandboxFailure(70402, "Nick and FaceUrl must be strings")
+        }
+        return (userID, nick as? String, faceURL as? String)
+    }
+
+    private static func userIDItems(_ body: [String: Any], key: String) throws(SandboxFailure) -> [String] {
+        guard let list = body[key] as? [Any] else { throw SandboxFailure(70402, "\(key) is required") }
+        try checkBatch(list.count)
+        var userIDs: [String] = []
+        for element in list {
+            guard let userID = (element as? [String: Any])?["UserID"] as? String else {
+                throw SandboxFailure(70402, "each \(key) item needs a string UserID")
+            }
+            userIDs.append(userID)
+        }
+        return userIDs
+    }
+
+    private static func checkBatch(_ count: Int) throws(SandboxFailure) {
+        guard (1...maxBatch).contains(count) else {
+            throw SandboxFailure(70206, "batch of \(count) items; 1–\(maxBatch) allowed")
+        }
+    }
+
+    private static func validUserID(_ userID: String) -> Bool {
+        (1...maxUserIDBytes).contains(userID.utf8.count)
+    }
+
+    private static func validProfile(_ item: (userID: String, nick: String?, faceURL: String?)) -> Bool {
+        (item.nick?.utf8.count ?? 0) <= maxProfileBytes && (item.faceURL?.utf8.count ?? 0) <= maxProfileBytes
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// Everything the sandbox remembers; lives behind the service's Mutex.
+struct SandboxState {
+    var random: any RandomNumberGenerator & Sendable
+    var accounts: [String: SandboxAccount] = [:]
+    var stats = SandboxStats()
+    /// Every request routed to an API, for `maxCallsPerSecond`.
+    var arrivals: [SandboxAPI: SlidingWindow] = [:]
+    /// Calls admitted by the rate limiter.
+    var admitted: [SandboxAPI: SlidingWindow] = [:]
+    /// Failed UserSig checks per identifier.
+    var signatureFailures: [String: SlidingWindow] = [:]
+    var lockedUntil: [String: Double] = [:]
+
+    init(random: any RandomNumberGenerator & Sendable) {
+        self.random = random
+    }
+
+    /// Uniform in `0 ..< 1`.
+    mutating func draw() -> Double {
+        var generator = AnyGenerator(base: random)
+        defer { random = generator.base }
+        return Double.random(in: 0..<1, using: &generator)
+    }
+
+    /// True with probability `rate`; draws nothing when the knob is off,
+    /// so turning one fault on does not shift the others' sequence.
+    mutating func roll(_ rate: Double) -> Bool {
+        rate > 0 && draw() < rate
+    }
+
+    mutating func recordArrival(_ api: SandboxAPI, at time: Double) {
+        stats.calls[api.rawValue, default: 0] += 1
+        var window = arrivals[api] ?? SlidingWindow(width: 1)
+        window.record(time)
+        let inWindow = window.count(at: time)
+        arrivals[api] = window
+        stats.maxCallsPerSecond[api.rawValue] = max(stats.maxCallsPerSecond[api.rawValue] ?? 0, inWindow)
+    }
+
+    /// Admits the call if fewer than `rate` were admitted in the last second.
+    mutating func admit(_ api: SandboxAPI, rate: Int, at time: Double) -> Bool {
+        var window = admitted[api] ?? SlidingWindow(width: 1)
+        defer { admitted[api] = window }
+        guard window.count(at: time) < rate else { return false }
+        window.record(time)
+        return true
+    }
+
+    /// Creates or updates an account; nil when the edition's quota is full.
+    mutating func importAccount(_ userID: String, nick: String?, faceURL: String?, quota: Int?, at date: Date) -> Bool {
+        if var account = accounts[userID] {
+            // Re-importing sets the profile fields it carries and keeps the others.
+            account.nick = nick ?? account.nick
+            account.faceURL = faceURL ?? account.faceURL
+            account.importCount += 1
+            account.lastImportedAt = date
+            accounts[userID] = account
+            stats.duplicateImports += 1
+            return true
+        }
+        if let quota, accounts.count >= quota { return false }
+        accounts[userID] = SandboxAccount(
+            userID: userID, nick: nick, faceURL: faceURL, importCount: 1,
+            firstImportedAt: date, lastImportedAt: date)
+        return true
+    }
+}
+
+/// Lets an existential generator be passed where a concrete one is needed.
+private struct AnyGenerator: RandomNumberGenerator {
+    var base: any RandomNumberGenerator & Sendable
+    mutating func next() -> UInt64 { base.next() }
+}
