@@ -1,0 +1,75 @@
+import CLibPQ
+
+/// How to open a connection: a libpq connection string plus the session settings applied right
+/// after connecting.
+public struct PostgresConfiguration: Sendable {
+    /// A libpq conninfo string (`host=... dbname=...`) or URI
+    /// (`postgresql://user@host:5432/db?...`).
+    public var connectionString: String
+    /// Set as the session's `application_name` (shown in `pg_stat_activity`).
+    public var applicationName: String?
+    /// The session's `statement_timeout`: the server cancels any statement that runs longer
+    /// (SQLSTATE 57014).
+    public var statementTimeout: Duration?
+    /// Seconds libpq may spend connecting, used when `connectionString` has no `connect_timeout` of
+    /// its own. libpq's own default is to wait forever, which would let a dead database hang every
+    /// caller.
+    public var defaultConnectTimeout: Int
+
+    public init(
+        connectionString: String, applicationName: String? = nil, statementTimeout: Duration? = nil,
+        defaultConnectTimeout: Int = 5
+    ) {
+        self.connectionString = connectionString
+        self.applicationName = applicationName
+        self.statementTimeout = statementTimeout
+        self.defaultConnectTimeout = defaultConnectTimeout
+    }
+
+    /// The string given to `PQconnectdb`: `connectionString` with `connect_timeout` added when it
+    /// has none.
+    public var effectiveConnectionString: String {
+        // libpq parses both forms; asking it avoids being fooled by e.g.
+        // `application_name=connect_timeout`.
+        guard let hasTimeout = Self.specifiesConnectTimeout(connectionString), !hasTimeout else {
+            // Already set, or unparsable: PQconnectdb will report the real error.
+            return connectionString
+        }
+        let setting = "connect_timeout=\(defaultConnectTimeout)"
+        let isURI =
+            connectionString.hasPrefix("postgresql://") || connectionString.hasPrefix("postgres://")
+        if isURI {
+            guard connectionString.contains("?") else { return connectionString + "?" + setting }
+            let endsWithSeparator =
+                connectionString.hasSuffix("?") || connectionString.hasSuffix("&")
+            return connectionString + (endsWithSeparator ? "" : "&") + setting
+        }
+        let trimmed = connectionString.drop { $0 == " " }
+        return trimmed.isEmpty ? setting : connectionString + " " + setting
+    }
+
+    /// `nil` if libpq cannot parse the string.
+    private static func specifiesConnectTimeout(_ conninfo: String) -> Bool? {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "connect_timeout" { return option.pointee.val != nil }
+            option += 1
+        }
+        return false
+    }
+
+    /// `statementTimeout` in whole milliseconds (rounded up, so a tiny timeout is not 0 = "no
+    /// timeout").
+    var statementTimeoutMilliseconds: Int64? {
+        guard let statementTimeout else { return nil }
+        let (seconds, attoseconds) = statementTimeout.components
+        let perMillisecond: Int64 = 1_000_000_000_000_000
+        return max(0, seconds * 1000 + (attoseconds + perMillisecond - 1) / perMillisecond)
+    }
+}

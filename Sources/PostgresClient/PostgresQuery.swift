@@ -1,0 +1,94 @@
+/// SQL text and its parameters, kept apart all the way to the server.
+///
+/// Every interpolated value becomes a `$N` placeholder and a parameter, so a value can never be
+/// read as SQL:
+///
+///     let q: PostgresQuery = "SELECT * FROM accounts WHERE id = \(id) AND created > \(since)"
+///     // sql: "SELECT * FROM accounts WHERE id = $1 AND created > $2", two parameters
+///
+/// Only `PostgresBindable` values become parameters. The one way to put text into the SQL itself is
+/// `\(unescaped: ...)`, which takes a `StaticString`, i.e. a literal written in the source (a
+/// column list, say), never a value computed at run time.
+public struct PostgresQuery: Sendable, Equatable, ExpressibleByStringInterpolation,
+    CustomStringConvertible
+{
+    /// One parameter in text format. `text == nil` is SQL NULL.
+    struct Bind: Sendable, Equatable {
+        var text: String?
+        var typeOID: UInt32
+
+        init(text: String?, typeOID: UInt32) {
+            self.text = text
+            self.typeOID = typeOID
+        }
+
+        init<Value: PostgresBindable>(_ value: Value) {
+            self.init(text: value.postgresText, typeOID: Value.postgresTypeOID)
+        }
+    }
+
+    /// The SQL with `$1`, `$2`... placeholders.
+    public let sql: String
+    let binds: [Bind]
+
+    /// How many parameters the query carries.
+    public var bindCount: Int { binds.count }
+
+    /// For SQL that is not a literal, e.g. with a generated identifier. Only ever pass SQL the
+    /// program itself built from constants: the values belong in `binds` (`$1`, `$2`... in order),
+    /// never in `unsafeSQL`.
+    public init(unsafeSQL: String, binds: [any PostgresBindable] = []) {
+        self.sql = unsafeSQL
+        self.binds = binds.map {
+            Bind(text: $0.postgresText, typeOID: type(of: $0).postgresTypeOID)
+        }
+    }
+
+    public init(stringLiteral value: String) {
+        self.sql = value
+        self.binds = []
+    }
+
+    public init(stringInterpolation: StringInterpolation) {
+        self.sql = stringInterpolation.sql
+        self.binds = stringInterpolation.binds
+    }
+
+    /// The SQL and the number of parameters, never their values (safe to log).
+    public var description: String {
+        binds.isEmpty ? sql : "\(sql) [\(binds.count) parameter\(binds.count == 1 ? "" : "s")]"
+    }
+
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var sql = ""
+        var binds: [Bind] = []
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            sql.reserveCapacity(literalCapacity + 3 * interpolationCount)
+        }
+
+        public mutating func appendLiteral(_ literal: String) {
+            sql += literal
+        }
+
+        public mutating func appendInterpolation<Value: PostgresBindable>(_ value: Value) {
+            binds.append(Bind(value))
+            sql += "$\(binds.count)"
+        }
+
+        /// `nil` becomes SQL NULL. (A separate overload: without it the compiler warns, at every
+        /// optional interpolated, that it "produces a debug description for an optional value",
+        /// which is not the case here.)
+        public mutating func appendInterpolation<Value: PostgresBindable>(_ value: Value?) {
+            binds.append(Bind(value))
+            sql += "$\(binds.count)"
+        }
+
+        /// Pastes SQL written in the source into the query, e.g. a shared column list:
+        /// `static let columns: StaticString = "id, name"` then `"SELECT \(unescaped: columns) ..."`.
+        /// `StaticString` can only be made from a literal, so no run-time value can get in here.
+        public mutating func appendInterpolation(unescaped sql: StaticString) {
+            sql.withUTF8Buffer { self.sql += String(decoding: $0, as: UTF8.self) }
+        }
+    }
+}
