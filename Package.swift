@@ -51,9 +51,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
 
-        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient"]),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
         .testTarget(name: "TencentChatTests", dependencies: ["TencentChat", "TencentSandbox"]),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TencentSandbox"]),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "TencentSandbox", .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
     ]
 )

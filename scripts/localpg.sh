@@ -99,6 +99,7 @@ start() {
     psql_admin <<SQL
 SELECT 'CREATE ROLE $role LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') \gexec
 SELECT 'CREATE DATABASE account_gateway OWNER $role' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'account_gateway') \gexec
+SELECT 'CREATE DATABASE account_gateway_test OWNER $role' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'account_gateway_test') \gexec
 SQL
 }
 

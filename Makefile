@@ -1,0 +1,37 @@
+# account-gateway — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+PG := scripts/localpg.sh
+BIN := .build/debug/account-gateway
+
+.PHONY: all build run test unit e2e bench deps pg pg-stop clean
+
+all: build
+
+# System packages (libpq, zlib, pkg-config, PostgreSQL) when missing, then the throwaway database.
+deps pg:
+	@$(PG) start
+
+build: deps
+	$(SWIFT) build --product account-gateway
+
+# Builds, starts PostgreSQL, migrates, runs the sandbox and the gateway wired together,
+# and prints a curl line with a fresh importer token. Ctrl-C stops everything.
+run: build
+	@scripts/run.sh
+
+# The whole suite against a real PostgreSQL: unit + integration tests, then an
+# end-to-end run of the built binary (sandbox + serve + curl).
+test: deps
+	DATABASE_URL="$$($(PG) url account_gateway_test)" $(SWIFT) test
+	$(SWIFT) build --product account-gateway
+	scripts/e2e.sh
+
+e2e: build
+	scripts/e2e.sh
+
+pg-stop:
+	@$(PG) stop
+
+clean: pg-stop
+	rm -rf .build .local

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import Logging
+
+/// Options shared by commands that read the gateway configuration; flags override the environment.
+struct ConfigurationOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "Overrides DATABASE_URL.")
+    var databaseURL: String?
+
+    @Option(name: .customLong("log-level"), help: "Overrides LOG_LEVEL.")
+    var logLevel: String?
+
+    func environment() -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        if let databaseURL { env["DATABASE_URL"] = databaseURL }
+        if let logLevel { env["LOG_LEVEL"] = logLevel }
+        return env
+    }
+
+    func load(requireTencent: Bool, overrides: [String: String] = [:]) throws -> GatewayConfiguration {
+        var env = environment()
+        env.merge(overrides) { _, new in new }
+        do {
+            let configuration = try GatewayConfiguration(environment: env, requireTencent: requireTencent)
+            LogSetup.bootstrapJSON(level: configuration.logLevel)
+            return configuration
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+}
+
+enum LogSetup {
+    /// JSON lines on stderr, once per process.
+    static func bootstrapJSON(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler = JSONLogHandler(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Gateway
+import HTTPServer
+import Logging
+import PostgresClient
+import TencentChat
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Runs the HTTP service.")
+
+    @OptionGroup var options: ConfigurationOptions
+
+    @Option(name: .customLong("listen"), help: "Overrides GATEWAY_LISTEN (address:port; :0 picks a free port).")
+    var listen: String?
+
+    @Option(name: .customLong("pool-size"), help: "PostgreSQL connections in this replica's pool.")
+    var poolSize: Int = 8
+
+    @Option(name: .customLong("shutdown-grace"), help: "Seconds to let in-flight requests finish on SIGTERM.")
+    var shutdownGrace: Int = 10
+
+    func run() async throws {
+        var overrides: [String: String] = [:]
+        if let listen { overrides["GATEWAY_LISTEN"] = listen }
+        let configuration = try options.load(requireTencent: true, overrides: overrides)
+        let logger = Logger(label: "account-gateway")
+
+        let endpoint: TencentEndpoint
+        let address: ListenAddress
+        do {
+            endpoint = try TencentEndpoint(parsing: configuration.endpoint)
+            address = try ListenAddress(parsing: configuration.listen)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let pool = PostgresPool(
+            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway"),
+            size: poolSize, logger: logger)
+        let client = TencentClient(
+            endpoint: endpoint,
+            signature: AdminSignature(sdkAppID: configuration.sdkAppID, identifier: configuration.adminIdentifier,
+                                      secretKey: configuration.secretKey),
+            transport: URLSessionTransport(), logger: logger)
+        let app = GatewayApplication(configuration: configuration, pool: pool, upstream: TencentUpstream(client: client), logger: logger)
+
+        var serverConfiguration = HTTPServer.Configuration(address: address, errorResponder: GatewayApplication.serverErrorResponder)
+        serverConfiguration.maxBodyBytes = GatewayApplication.maxBodyBytes
+        let server = HTTPServer(configuration: serverConfiguration, logger: logger, handler: app.handler)
+        let port = try await server.start()
+        logger.info("listening", metadata: [
+            "http.address": "\(address.host):\(port)", "tencent.endpoint": "\(endpoint)",
+            "tencent.sdkappid": "\(configuration.sdkAppID)", "gateway.id_strategy": "\(configuration.idStrategy.rawValue)",
+        ])
+
+        let worker = Task { await app.runWorker() }
+        await ShutdownSignal.wait(logger: logger)
+        logger.info("shutting down: no new connections, finishing in-flight requests",
+                    metadata: ["shutdown.grace_s": "\(shutdownGrace)"])
+        await server.stop(gracePeriod: .seconds(shutdownGrace))
+        worker.cancel()
+        await worker.value
+        await pool.close()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import PostgresClient
+
+/// SQL for the `accounts` table. Functions take a connection so callers can
+/// compose them inside one transaction; they run on the connection's thread.
+enum AccountStore {
+    static let columns: StaticString = """
+        user_id, chat_user_id, nick, face_url, status, created_at, updated_at, imported_at,
+        attempts, last_error_code, last_error_info, upstream_exists
+        """
+
+    static func decode(_ row: PostgresRow) throws -> Account {
+        let code = try row.optionalInt("last_error_code")
+        let status = try row.string("status")
+        guard let parsed = Account.Status(rawValue: status) else {
+            throw PostgresError.decoding(column: "status", message: "unknown status '\(status)'")
+        }
+        return Account(
+            userID: try row.string("user_id"),
+            chatUserID: try row.string("chat_user_id"),
+            nick: try row.optionalString("nick"),
+            faceURL: try row.optionalString("face_url"),
+            status: parsed,
+            createdAt: try row.date("created_at"),
+            updatedAt: try row.date("updated_at"),
+            importedAt: try row.optionalDate("imported_at"),
+            attempts: try row.int("attempts"),
+            lastError: code.map { Account.UpstreamError(code: $0, info: (try? row.optionalString("last_error_info")) ?? nil ?? "") },
+            upstreamExists: try row.bool("upstream_exists")
+        )
+    }
+
+    static func fetch(_ userID: String, on connection: PostgresConnection) throws -> Account? {
+        let result = try connection.query("SELECT \(unescaped: columns) FROM accounts WHERE user_id = \(userID)")
+        return try result.rows.first.map(decode)
+    }
+
+    /// Inserts a new pending account; nil when `user_id` already exists.
+    static func insertPending(
+        _ input: AccountInput, requestID: String, caller: String, on connection: PostgresConnection
+    ) throws -> Account? {
+        let result = try connection.query("""
+            INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id)
+            VALUES (\(input.userID), \(input.chatUserID), \(input.nick), \(input.faceURL), 'pending', now(), \(caller), \(requestID))
+            ON CONFLICT (user_id) DO NOTHING
+            RETURNING \(unescaped: columns)
+            """)
+        return try result.rows.first.map(decode)
+    }
+
+    static func lock(_ userID: String, on connection: PostgresConnection) throws -> Account? {
+        let result = try connection.query("SELECT \(unescaped: columns) FROM accounts WHERE user_id = \(userID) FOR UPDATE")
+        return try result.rows.first.map(decode)
+    }
+
+    /// Sets a new profile and makes the account due for delivery now.
+    static func requeue(
+        _ userID: String, nick: String?, faceURL: String?, requestID: String, caller: String,
+        resetAttempts: Bool, on connection: PostgresConnection
+    ) throws -> Account {
+        let result = try connection.query("""
+            UPDATE accounts SET nick = \(nick), face_url = \(faceURL), status = 'pending', updated_at = now(),
+                next_attempt_at = now(), requested_by = \(caller), request_id = \(requestID),
+                attempts = CASE WHEN \(resetAttempts) THEN 0 ELSE attempts END
+            WHERE user_id = \(userID)
+            RETURNING \(unescaped: columns)
+            """)
+        guard let row = result.rows.first else {
+            throw PostgresError.decoding(column: "user_id", message: "account vanished while locked")
+        }
+        return try decode(row)
+    }
+}

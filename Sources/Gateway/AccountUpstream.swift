@@ -1,0 +1,46 @@
+import Foundation
+
+/// What the gateway needs from Tencent. The real one is `TencentUpstream`;
+/// tests may use the sandbox in-process or a fake.
+public protocol AccountUpstream: Sendable {
+    /// Imports one account. `updatingProfile` asks for multiaccount_import, the
+    /// API that also updates Nick/FaceUrl of an account Tencent already has.
+    func importAccount(_ account: UpstreamAccount, updatingProfile: Bool) async -> UpstreamReply
+}
+
+public struct UpstreamAccount: Sendable, Equatable {
+    public var chatUserID: String
+    public var nick: String?
+    public var faceURL: String?
+
+    public init(chatUserID: String, nick: String?, faceURL: String?) {
+        self.chatUserID = chatUserID
+        self.nick = nick
+        self.faceURL = faceURL
+    }
+}
+
+public struct UpstreamReply: Sendable, Equatable {
+    public enum API: String, Sendable {
+        case accountImport = "account_import"
+        case multiaccountImport = "multiaccount_import"
+    }
+
+    public enum Result: Sendable, Equatable {
+        case ok
+        /// Tencent answered with a non-zero ErrorCode.
+        case tencent(code: Int, info: String)
+        /// No usable answer: network error, timeout, HTTP 5xx, undecodable body.
+        case transport(String)
+    }
+
+    public var api: API
+    public var result: Result
+    public var latency: Duration
+
+    public init(api: API, result: Result, latency: Duration) {
+        self.api = api
+        self.result = result
+        self.latency = latency
+    }
+}

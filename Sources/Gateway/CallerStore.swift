@@ -1,0 +1,76 @@
+import Foundation
+import PostgresClient
+
+/// The `callers` table.
+public struct CallerStore: Sendable {
+    let pool: PostgresPool
+
+    public init(pool: PostgresPool) {
+        self.pool = pool
+    }
+
+    public enum Failure: Error, CustomStringConvertible, Equatable {
+        case invalidName(String)
+        case noRoles
+        case alreadyExists(String)
+        case notFound(String)
+
+        public var description: String {
+            switch self {
+            case .invalidName(let name):
+                "invalid caller name '\(name)': 1-64 characters of letters, digits, '.', '_' and '-', starting with a letter or digit"
+            case .noRoles: "at least one role is required (importer, auditor)"
+            case .alreadyExists(let name): "caller '\(name)' already exists"
+            case .notFound(let name): "no active caller named '\(name)'"
+            }
+        }
+    }
+
+    /// Creates a caller and returns its token, which is not stored anywhere.
+    public func add(name: String, roles: Set<Caller.Role>) async throws -> String {
+        guard Caller.isValidName(name) else { throw Failure.invalidName(name) }
+        guard !roles.isEmpty else { throw Failure.noRoles }
+        let token = BearerToken.generate()
+        let digest = BearerToken.digest(token)
+        let roleList = "{" + roles.sorted().map(\.rawValue).joined(separator: ",") + "}"
+        do {
+            _ = try await pool.query("""
+                INSERT INTO callers (name, token_sha256, roles) VALUES (\(name), \(digest), \(roleList)::text[])
+                """)
+        } catch let error as PostgresError where error.isUniqueViolation {
+            throw Failure.alreadyExists(name)
+        }
+        return token
+    }
+
+    public func list() async throws -> [Caller] {
+        let result = try await pool.query(
+            "SELECT name, array_to_string(roles, ',') AS roles, created_at, revoked_at FROM callers ORDER BY name")
+        return try result.rows.map { row in
+            Caller(
+                name: try row.string("name"),
+                roles: Set(try row.string("roles").split(separator: ",").compactMap { Caller.Role(rawValue: String($0)) }),
+                createdAt: try row.date("created_at"),
+                revokedAt: try row.optionalDate("revoked_at"))
+        }
+    }
+
+    public func revoke(name: String) async throws {
+        let result = try await pool.query(
+            "UPDATE callers SET revoked_at = now() WHERE name = \(name) AND revoked_at IS NULL")
+        if result.affectedRows == 0 { throw Failure.notFound(name) }
+    }
+
+    /// The active caller holding this token, if any.
+    func authenticate(token: String) async throws -> Caller? {
+        let digest = BearerToken.digest(token)
+        let result = try await pool.query("""
+            SELECT name, array_to_string(roles, ',') AS roles FROM callers
+            WHERE token_sha256 = \(digest) AND revoked_at IS NULL
+            """)
+        return try result.rows.first.map { row in
+            Caller(name: try row.string("name"),
+                   roles: Set(try row.string("roles").split(separator: ",").compactMap { Caller.Role(rawValue: String($0)) }))
+        }
+    }
+}

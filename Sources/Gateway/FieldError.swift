@@ -1,0 +1,10 @@
+/// One invalid field of a request, as listed in a 400 problem's `errors`.
+public struct FieldError: Sendable, Equatable, Codable {
+    public var field: String
+    public var message: String
+
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
+}

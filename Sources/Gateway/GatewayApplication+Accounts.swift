@@ -1,0 +1,87 @@
+import Foundation
+import HTTPServer
+import PostgresClient
+
+extension GatewayApplication {
+    /// `POST /accounts`
+    @Sendable func postAccount(_ request: HTTPRequest, _ context: RequestContext) async throws -> RouteResult {
+        let caller = context.caller?.name ?? ""
+        var event = AuditEvent(requestID: context.requestID, caller: caller, action: .accountImport, outcome: "invalid",
+                               idempotencyKey: request.headers["Idempotency-Key"])
+        func reject(_ error: GatewayError) -> RouteResult {
+            event.httpStatus = error.status
+            event.outcome = Self.outcome(forStatus: error.status)
+            if case .rejectedByTencent(let code, let info) = error {
+                event.tencentErrorCode = code
+                event.tencentErrorInfo = info
+            }
+            return RouteResult(response: error.response(requestID: context.requestID), event: event)
+        }
+
+        if let failure = Self.checkJSONBody(request, limit: Self.maxAccountBodyBytes) { return reject(failure) }
+        let object: [String: Any]
+        switch JSON.object(request.body) {
+        case .success(let value): object = value
+        case .failure(let error): return reject(error)
+        }
+        let input: AccountInput
+        do {
+            input = try AccountInput.parse(object, strategy: configuration.idStrategy)
+        } catch {
+            event.userID = object["user_id"] as? String
+            return reject(.invalidRequest(error.errors))
+        }
+        event.userID = input.userID
+        event.chatUserID = input.chatUserID
+
+        let outcome = try await imports.importAccount(input, caller: caller, requestID: context.requestID)
+        event.attempt = outcome.account.attempts
+        event.outcome = outcome.kind.rawValue
+        if outcome.kind == .rejected, let error = outcome.account.lastError {
+            return reject(.rejectedByTencent(code: error.code, info: error.info))
+        }
+        event.httpStatus = outcome.httpStatus
+        if let error = outcome.account.lastError {
+            event.tencentErrorCode = error.code
+            event.tencentErrorInfo = error.info
+        }
+        var headers = HTTPHeaders()
+        headers.set("Location", "/accounts/" + Self.percentEncodePathSegment(outcome.account.userID))
+        if outcome.kind == .pending { headers.set("Retry-After", "5") }
+        return RouteResult(response: Self.json(outcome.httpStatus, outcome.account, headers: headers), event: event)
+    }
+
+    /// `GET /accounts/{user_id}`
+    @Sendable func getAccount(_ request: HTTPRequest, _ context: RequestContext) async throws -> RouteResult {
+        let userID = request.pathParameters["user_id"] ?? ""
+        var event = AuditEvent(requestID: context.requestID, caller: context.caller?.name, action: .accountLookup,
+                               userID: userID, outcome: "found")
+        let account = try await pool.withConnection { try AccountStore.fetch(userID, on: $0) }
+        guard let account else {
+            let error = GatewayError.notFound("No account with user_id '\(userID)'.")
+            event.outcome = "not_found"
+            event.httpStatus = 404
+            return RouteResult(response: error.response(requestID: context.requestID), event: event)
+        }
+        event.chatUserID = account.chatUserID
+        event.httpStatus = 200
+        return RouteResult(response: Self.json(200, account), event: event)
+    }
+
+    /// 413 and 415 before any parsing.
+    static func checkJSONBody(_ request: HTTPRequest, limit: Int) -> GatewayError? {
+        if request.body.count > limit { return .payloadTooLarge(limit: limit) }
+        guard let contentType = request.headers["Content-Type"] else { return .unsupportedMediaType }
+        let mediaType = contentType.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased()
+        guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
+            return .unsupportedMediaType
+        }
+        return nil
+    }
+
+    static func percentEncodePathSegment(_ segment: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove("/")
+        return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
+    }
+}

@@ -1,0 +1,31 @@
+import Foundation
+import HTTPServer
+import PostgresClient
+
+extension GatewayApplication {
+    /// `GET /`: what this is and where to look; no account data.
+    func root(_ request: HTTPRequest) async -> HTTPResponse {
+        Self.json(200, [
+            "service": "account-gateway",
+            "description": "Registers app users with Tencent Cloud Chat (account_import) under a central rate limit.",
+            "health": "/healthz", "readiness": "/readyz", "metrics": "/metrics",
+            "accounts": "/accounts", "audit": "/audit",
+        ])
+    }
+
+    /// `GET /readyz`: the database answers and the schema is the one this build expects.
+    func readyz(_ request: HTTPRequest) async -> HTTPResponse {
+        let requestID = request.headers["X-Request-ID"] ?? ""
+        do {
+            let version = try await pool.withConnection { try Migrator.currentVersion(on: $0) }
+            guard version == Migrator.expectedVersion else {
+                let detail = "Schema version is \(version); this build expects \(Migrator.expectedVersion). Run `account-gateway migrate`."
+                return GatewayError.notReady(detail).response(requestID: requestID)
+            }
+            return Self.json(200, ["status": "ready", "schema_version": String(version)])
+        } catch {
+            logger.warning("readiness check failed", metadata: ["error": "\(error)"])
+            return GatewayError.notReady("The database does not answer.").response(requestID: requestID)
+        }
+    }
+}

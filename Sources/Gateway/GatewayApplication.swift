@@ -1,0 +1,216 @@
+import Foundation
+import HTTPServer
+import Logging
+import PostgresClient
+
+/// The application: routes, authentication, error mapping. Built the same way
+/// by `serve` and by the tests.
+public final class GatewayApplication: Sendable {
+    public let configuration: GatewayConfiguration
+    let pool: PostgresPool
+    let logger: Logger
+    let callers: CallerStore
+    let audit: AuditLog
+    let delivery: ImportDelivery
+    let imports: ImportService
+
+    /// Bodies of `POST /accounts` are small; the batch route allows more.
+    static let maxAccountBodyBytes = 16 * 1024
+    public static let maxBodyBytes = 2 * 1024 * 1024
+
+    public init(configuration: GatewayConfiguration, pool: PostgresPool, upstream: AccountUpstream,
+                logger: Logger, replicaID: String = GatewayApplication.defaultReplicaID()) {
+        self.configuration = configuration
+        self.pool = pool
+        self.logger = logger
+        self.callers = CallerStore(pool: pool)
+        self.audit = AuditLog(pool: pool, logger: logger)
+        let signals = OutcomeSignals()
+        self.delivery = ImportDelivery(pool: pool, upstream: upstream, policy: DeliveryPolicy(), audit: audit,
+                                       signals: signals, owner: replicaID, logger: logger)
+        self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
+                                     wait: .milliseconds(configuration.waitMilliseconds))
+    }
+
+    /// host:pid:random — unique per process, readable in `accounts.lease_owner`.
+    public static func defaultReplicaID() -> String {
+        let host = ProcessInfo.processInfo.hostName
+        return "\(host):\(ProcessInfo.processInfo.processIdentifier):\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    /// The background worker that delivers due pending imports; runs until cancelled.
+    public func runWorker() async {
+        await ImportWorker(delivery: delivery, logger: logger).run()
+    }
+
+    /// The whole HTTP surface, for the server.
+    public var handler: HTTPHandler {
+        let router = makeRouter()
+        return { [self] request in await self.respond(to: request, router: router) }
+    }
+
+    /// Errors the HTTP server produces itself (bad framing, limits), as problems.
+    public static let serverErrorResponder: @Sendable (Int, String) -> HTTPResponse = { status, detail in
+        let requestID = RequestContext.requestID(from: nil)
+        var response = Problem(
+            type: Problem.typeBase + "http-\(status)", title: HTTPStatus.reasonPhrase(status), status: status,
+            detail: detail, requestID: requestID
+        ).response()
+        response.headers.set("X-Request-ID", requestID)
+        return response
+    }
+
+    func makeRouter() -> Router {
+        var router = Router()
+        router.add("GET", "/", { [self] in await self.root($0) })
+        router.add("GET", "/healthz", { _ in Self.json(200, ["status": "ok"]) })
+        router.add("GET", "/readyz", { [self] in await self.readyz($0) })
+        router.add("POST", "/accounts", { [self] in await self.protected($0, roles: [.importer], action: .accountImport, self.postAccount) })
+        router.add("GET", "/accounts/{user_id}", { [self] in
+            await self.protected($0, roles: [.importer, .auditor], action: .accountLookup, self.getAccount)
+        })
+        return router
+    }
+
+    /// The edge: request id, routing, error mapping, access log — once, here.
+    func respond(to original: HTTPRequest, router: Router) async -> HTTPResponse {
+        var request = original
+        let requestID = RequestContext.requestID(from: request.headers["X-Request-ID"])
+        request.headers.set("X-Request-ID", requestID)
+        let started = ContinuousClock.now
+
+        var response: HTTPResponse
+        switch router.match(method: request.method, path: request.rawPath) {
+        case .found(let handler, let parameters, let pattern):
+            request.pathParameters = parameters
+            request.routePattern = pattern
+            response = await handler(request)
+        case .methodNotAllowed(let allowed):
+            response = GatewayError.methodNotAllowed(allowed: allowed).response(requestID: requestID)
+        case .notFound:
+            response = GatewayError.notFound("No route for \(request.method) \(request.path).").response(requestID: requestID)
+        }
+        response.headers.set("X-Request-ID", requestID)
+
+        let level: Logger.Level = response.status >= 500 ? .error : (request.path == "/healthz" || request.path == "/readyz" ? .debug : .info)
+        logger.log(level: level, "request", metadata: [
+            "request_id": "\(requestID)", "http.method": "\(request.method)",
+            "http.route": "\(request.routePattern ?? "unmatched")", "http.status": "\(response.status)",
+            "http.duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+        ])
+        return response
+    }
+
+    typealias ProtectedHandler = @Sendable (HTTPRequest, RequestContext) async throws -> RouteResult
+
+    /// What a protected handler answers, and what its audit event records.
+    struct RouteResult: Sendable {
+        var response: HTTPResponse
+        var event: AuditEvent?
+    }
+
+    /// Authenticates, checks the role, runs the handler, maps its errors, and
+    /// writes the route's one audit event (or `auth.denied`).
+    func protected(
+        _ request: HTTPRequest, roles allowed: Set<Caller.Role>, action: AuditEvent.Action,
+        _ handler: ProtectedHandler
+    ) async -> HTTPResponse {
+        let requestID = request.headers["X-Request-ID"] ?? RequestContext.requestID(from: nil)
+        var context = RequestContext(requestID: requestID, logger: logger, started: .now)
+        context.logger[metadataKey: "request_id"] = "\(requestID)"
+
+        do {
+            let caller = try await authenticate(request, allowed: allowed, context: context)
+            context.caller = caller
+            context.logger[metadataKey: "caller"] = "\(caller.name)"
+        } catch let error as GatewayError {
+            let event = AuditEvent(requestID: requestID, caller: nil, action: .authDenied,
+                                   outcome: error.status == 401 ? "unauthenticated" : "forbidden", httpStatus: error.status,
+                                   latencyMilliseconds: context.elapsedMilliseconds)
+            if error.status == 403 { context.caller = nil }
+            return await finish(error.response(requestID: requestID), event: event, context: context)
+        } catch {
+            return mapUnexpected(error, context: context)
+        }
+
+        do {
+            let result = try await handler(request, context)
+            return await finish(result.response, event: result.event, context: context)
+        } catch {
+            let response = mapUnexpected(error, context: context)
+            let event = AuditEvent(requestID: requestID, caller: context.caller?.name, action: action,
+                                   userID: request.pathParameters["user_id"], outcome: Self.outcome(forStatus: response.status),
+                                   httpStatus: response.status, latencyMilliseconds: context.elapsedMilliseconds,
+                                   idempotencyKey: request.headers["Idempotency-Key"])
+            return await finish(response, event: event, context: context)
+        }
+    }
+
+    /// Writes the audit event before answering: no answer goes out without its record.
+    private func finish(_ response: HTTPResponse, event: AuditEvent?, context: RequestContext) async -> HTTPResponse {
+        guard var event else { return response }
+        if event.latencyMilliseconds == nil { event.latencyMilliseconds = context.elapsedMilliseconds }
+        do {
+            try await audit.append(event)
+            return response
+        } catch {
+            context.logger.error("audit event could not be written; answering 503", metadata: [
+                "audit.action": "\(event.action.rawValue)", "error": "\(error)",
+            ])
+            return mapUnexpected(error, context: context)
+        }
+    }
+
+    static func outcome(forStatus status: Int) -> String {
+        switch status {
+        case 400: "invalid"
+        case 401: "unauthenticated"
+        case 403: "forbidden"
+        case 404: "not_found"
+        case 409: "conflict"
+        case 413: "too_large"
+        case 415: "unsupported_media_type"
+        case 422: "rejected"
+        case 429: "throttled"
+        case 503: "unavailable"
+        case 500...: "error"
+        default: "ok"
+        }
+    }
+
+    private func authenticate(_ request: HTTPRequest, allowed: Set<Caller.Role>, context: RequestContext) async throws -> Caller {
+        let header = request.headers["Authorization"] ?? ""
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
+            throw GatewayError.unauthenticated("Send Authorization: Bearer <token>.")
+        }
+        guard let caller = try await callers.authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+            throw GatewayError.unauthenticated("The token is unknown or revoked.")
+        }
+        guard !caller.roles.isDisjoint(with: allowed) else {
+            throw GatewayError.forbidden("Caller '\(caller.name)' lacks the role for this route (needs \(allowed.sorted().map(\.rawValue).joined(separator: " or "))).")
+        }
+        return caller
+    }
+
+    /// The one place errors become responses: known errors keep their status,
+    /// database outages become 503, anything else a generic 500 that is logged.
+    func mapUnexpected(_ error: Error, context: RequestContext) -> HTTPResponse {
+        switch error {
+        case let error as GatewayError:
+            return error.response(requestID: context.requestID)
+        case let error as PostgresError where error.isConnectionProblem || error.kind == .poolTimeout || error.kind == .poolClosed:
+            context.logger.warning("database unavailable", metadata: ["error": "\(error.debugDescription)"])
+            return GatewayError.databaseUnavailable.response(requestID: context.requestID)
+        default:
+            context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+            return GatewayError.internalError.response(requestID: context.requestID)
+        }
+    }
+
+    static func json(_ status: Int, _ value: some Encodable, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var headers = headers
+        headers.set("Content-Type", "application/json; charset=utf-8")
+        return HTTPResponse(status: status, headers: headers, body: JSON.encode(value))
+    }
+}

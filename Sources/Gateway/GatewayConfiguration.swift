@@ -1,0 +1,90 @@
+import Foundation
+import Logging
+
+/// Everything a command needs, read from the environment (CONTRACT.md's table).
+/// Flags of the same meaning override it before validation.
+public struct GatewayConfiguration: Sendable {
+    public var databaseURL: String
+    public var listen: String
+    public var sdkAppID: Int
+    public var secretKey: String
+    public var adminIdentifier: String
+    public var endpoint: String
+    public var importRate: Int
+    public var batchRate: Int
+    public var idStrategy: IDStrategy
+    public var waitMilliseconds: Int
+    public var logLevel: Logger.Level
+
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public var description: String
+    }
+
+    /// Reads and validates the configuration; every problem is reported at once.
+    /// `requireTencent` is false for commands that never call Tencent (migrate, caller).
+    public init(environment env: [String: String], requireTencent: Bool = true) throws(Error) {
+        var problems: [String] = []
+        func value(_ name: String) -> String? {
+            guard let raw = env[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
+            return raw
+        }
+        func integer(_ name: String, default fallback: Int, range: ClosedRange<Int>) -> Int {
+            guard let raw = value(name) else { return fallback }
+            guard let number = Int(raw), range.contains(number) else {
+                problems.append("\(name) must be an integer in \(range.lowerBound)...\(range.upperBound) (got '\(raw)')")
+                return fallback
+            }
+            return number
+        }
+
+        databaseURL = value("DATABASE_URL") ?? ""
+        if databaseURL.isEmpty { problems.append("DATABASE_URL is required (a libpq connection string or URI)") }
+        listen = value("GATEWAY_LISTEN") ?? "127.0.0.1:8080"
+
+        sdkAppID = 0
+        if let raw = value("TENCENT_SDKAPPID") {
+            if let id = Int(raw), id > 0, id <= Int(UInt32.max) { sdkAppID = id } else {
+                problems.append("TENCENT_SDKAPPID must be a positive integer (got '\(raw)')")
+            }
+        } else if requireTencent {
+            problems.append("TENCENT_SDKAPPID is required")
+        }
+
+        secretKey = ""
+        if let path = value("TENCENT_SECRET_KEY_FILE") {
+            do {
+                secretKey = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                if secretKey.isEmpty { problems.append("TENCENT_SECRET_KEY_FILE \(path) is empty") }
+            } catch {
+                problems.append("TENCENT_SECRET_KEY_FILE \(path) cannot be read")
+            }
+        } else if let key = value("TENCENT_SECRET_KEY") {
+            secretKey = key
+        } else if requireTencent {
+            problems.append("TENCENT_SECRET_KEY_FILE (preferred) or TENCENT_SECRET_KEY is required")
+        }
+
+        adminIdentifier = value("TENCENT_ADMIN") ?? "administrator"
+        if adminIdentifier.utf8.count > 32 { problems.append("TENCENT_ADMIN must be at most 32 bytes") }
+        endpoint = value("TENCENT_ENDPOINT") ?? "china"
+        importRate = integer("TENCENT_IMPORT_RATE", default: 200, range: 1...100_000)
+        batchRate = integer("TENCENT_BATCH_RATE", default: 100, range: 1...100_000)
+
+        idStrategy = .verbatim
+        if let raw = value("GATEWAY_ID_STRATEGY") {
+            if let strategy = IDStrategy(rawValue: raw) { idStrategy = strategy } else {
+                problems.append("GATEWAY_ID_STRATEGY must be one of \(IDStrategy.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(raw)')")
+            }
+        }
+        waitMilliseconds = integer("GATEWAY_WAIT_MS", default: 3000, range: 0...60_000)
+
+        logLevel = .info
+        if let raw = value("LOG_LEVEL") {
+            if let level = Logger.Level(rawValue: raw.lowercased()) { logLevel = level } else {
+                problems.append("LOG_LEVEL must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(raw)')")
+            }
+        }
+
+        if !problems.isEmpty { throw Error(description: "invalid configuration:\n  - " + problems.joined(separator: "\n  - ")) }
+    }
+}

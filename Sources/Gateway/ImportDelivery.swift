@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import PostgresClient
+
+/// Makes one delivery attempt for a pending account: claim it (a lease, so one
+/// replica at a time calls Tencent for it), call upstream outside any
+/// transaction, then record the outcome and its audit event together.
+/// Shared by the request path and the background worker.
+final class ImportDelivery: Sendable {
+    /// An account this replica holds the lease on.
+    struct Claim: Sendable {
+        var account: Account
+        var requestID: String?
+        var caller: String?
+    }
+
+    let pool: PostgresPool
+    let upstream: AccountUpstream
+    let policy: DeliveryPolicy
+    let audit: AuditLog
+    let signals: OutcomeSignals
+    /// This replica's name in `accounts.lease_owner`.
+    let owner: String
+    let logger: Logger
+    /// How long a claim is held before others may take the account over; longer
+    /// than the upstream call's total timeout.
+    static let leaseSeconds = 30
+
+    init(pool: PostgresPool, upstream: AccountUpstream, policy: DeliveryPolicy, audit: AuditLog,
+         signals: OutcomeSignals, owner: String, logger: Logger) {
+        self.pool = pool
+        self.upstream = upstream
+        self.policy = policy
+        self.audit = audit
+        self.signals = signals
+        self.owner = owner
+        self.logger = logger
+    }
+
+    private static let claimColumns: StaticString = """
+        user_id, chat_user_id, nick, face_url, status, created_at, updated_at, imported_at,
+        attempts, last_error_code, last_error_info, upstream_exists, requested_by, request_id
+        """
+
+    private static func decodeClaim(_ row: PostgresRow) throws -> Claim {
+        Claim(account: try AccountStore.decode(row), requestID: try row.optionalString("request_id"),
+              caller: try row.optionalString("requested_by"))
+    }
+
+    /// Claims one account if it is pending, due and not held by anyone.
+    func claim(_ userID: String) async throws -> Claim? {
+        let owner = self.owner
+        return try await pool.withConnection { connection in
+            let result = try connection.query("""
+                UPDATE accounts SET lease_owner = \(owner), lease_until = now() + \(Self.leaseSeconds)::integer * interval '1 second',
+                    attempts = attempts + 1, updated_at = now()
+                WHERE user_id = \(userID) AND status = 'pending' AND next_attempt_at <= now()
+                    AND (lease_until IS NULL OR lease_until < now())
+                RETURNING \(unescaped: Self.claimColumns)
+                """)
+            return try result.rows.first.map(Self.decodeClaim)
+        }
+    }
+
+    /// Claims up to `limit` due accounts, oldest due first, skipping rows other
+    /// replicas are claiming at the same moment.
+    func claimDue(limit: Int) async throws -> [Claim] {
+        let owner = self.owner
+        return try await pool.withConnection { connection in
+            let result = try connection.query("""
+                UPDATE accounts SET lease_owner = \(owner), lease_until = now() + \(Self.leaseSeconds)::integer * interval '1 second',
+                    attempts = attempts + 1, updated_at = now()
+                WHERE user_id IN (
+                    SELECT user_id FROM accounts
+                    WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+                    ORDER BY next_attempt_at LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING \(unescaped: Self.claimColumns)
+                """)
+            return try result.rows.map(Self.decodeClaim)
+        }
+    }
+
+    /// Calls Tencent for a claimed account and records what happened. Never
+    /// throws: when the outcome cannot be recorded, the lease runs out and the
+    /// attempt is made again (Tencent's import is safe to repeat).
+    func deliver(_ claim: Claim) async {
+        let account = claim.account
+        let sent = UpstreamAccount(chatUserID: account.chatUserID, nick: account.nick, faceURL: account.faceURL)
+        var log = logger
+        log[metadataKey: "account.user_id"] = "\(account.userID)"
+        log[metadataKey: "import.attempt"] = "\(account.attempts)"
+        if let requestID = claim.requestID { log[metadataKey: "request_id"] = "\(requestID)" }
+
+        let reply = await upstream.importAccount(sent, updatingProfile: account.upstreamExists)
+        let decision = policy.decide(reply.result, attempt: account.attempts)
+        let event = AuditEvent(
+            requestID: claim.requestID, caller: claim.caller,
+            action: reply.api == .accountImport ? .upstreamAccountImport : .upstreamMultiaccountImport,
+            userID: account.userID, chatUserID: account.chatUserID, outcome: decision.outcome,
+            tencentErrorCode: reply.result.tencentCode, tencentErrorInfo: reply.result.tencentInfo,
+            attempt: account.attempts, latencyMilliseconds: reply.latency.milliseconds)
+
+        switch decision {
+        case .imported:
+            log.debug("upstream import succeeded", metadata: ["upstream.api": "\(reply.api.rawValue)"])
+        case .rejected(let code, let info):
+            log.warning("upstream rejected the import for good",
+                        metadata: ["upstream.error_code": "\(code)", "upstream.error_info": "\(info)"])
+        case .retry(let delay, let reason, _, let info):
+            let level: Logger.Level = reason == .misconfiguration || reason == .lockout || reason == .gatewayBug ? .error : .warning
+            log.log(level: level, "upstream import will be retried", metadata: [
+                "upstream.error_code": "\(reply.result.tencentCode.map(String.init) ?? "none")",
+                "upstream.error_info": "\(info)", "retry.reason": "\(reason.rawValue)",
+                "retry.delay_ms": "\(delay.milliseconds)",
+            ])
+        }
+
+        do {
+            try await record(decision, sent: sent, for: account.userID, event: event)
+        } catch {
+            log.error("could not record the upstream outcome; the lease will expire and the import be retried",
+                      metadata: ["error": "\(error)"])
+        }
+        signals.signal(account.userID)
+    }
+
+    private func record(_ decision: DeliveryDecision, sent: UpstreamAccount, for userID: String, event: AuditEvent) async throws {
+        let owner = self.owner
+        let audit = self.audit
+        try await pool.withTransaction { connection in
+            // Only the profile that was sent counts: if a newer request changed
+            // it meanwhile, the account stays pending for that profile.
+            switch decision {
+            case .imported:
+                _ = try connection.query("""
+                    UPDATE accounts SET
+                        status = CASE WHEN nick IS NOT DISTINCT FROM \(sent.nick) AND face_url IS NOT DISTINCT FROM \(sent.faceURL)
+                                      THEN 'imported' ELSE 'pending' END,
+                        imported_at = CASE WHEN nick IS NOT DISTINCT FROM \(sent.nick) AND face_url IS NOT DISTINCT FROM \(sent.faceURL)
+                                      THEN now() ELSE imported_at END,
+                        upstream_exists = true, last_error_code = NULL, last_error_info = NULL, next_attempt_at = now(),
+                        lease_owner = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_owner END,
+                        lease_until = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_until END,
+                        updated_at = now()
+                    WHERE user_id = \(userID) AND status = 'pending'
+                    """)
+            case .rejected(let code, let info):
+                _ = try connection.query("""
+                    UPDATE accounts SET
+                        status = CASE WHEN nick IS NOT DISTINCT FROM \(sent.nick) AND face_url IS NOT DISTINCT FROM \(sent.faceURL)
+                                      THEN 'failed' ELSE 'pending' END,
+                        last_error_code = \(code), last_error_info = \(info), next_attempt_at = now(),
+                        lease_owner = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_owner END,
+                        lease_until = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_until END,
+                        updated_at = now()
+                    WHERE user_id = \(userID) AND status = 'pending'
+                    """)
+            case .retry(let delay, _, let code, let info):
+                _ = try connection.query("""
+                    UPDATE accounts SET
+                        last_error_code = \(code), last_error_info = \(code == nil ? nil : info),
+                        next_attempt_at = now() + \(delay.milliseconds)::integer * interval '1 millisecond',
+                        lease_owner = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_owner END,
+                        lease_until = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_until END,
+                        updated_at = now()
+                    WHERE user_id = \(userID) AND status = 'pending'
+                    """)
+            }
+            try audit.append(event, on: connection)
+        }
+    }
+}
+
+extension UpstreamReply.Result {
+    var tencentCode: Int? {
+        if case .tencent(let code, _) = self { return code }
+        return nil
+    }
+
+    var tencentInfo: String? {
+        if case .tencent(_, let info) = self { return info }
+        return nil
+    }
+}
+
+extension Duration {
+    var milliseconds: Int {
+        let (seconds, attoseconds) = components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
+}

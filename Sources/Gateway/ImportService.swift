@@ -1,0 +1,124 @@
+import Foundation
+import Logging
+import PostgresClient
+
+/// The request path of `POST /accounts`: store the intent durably, try to
+/// deliver it within the caller's wait budget, answer with what is known.
+final class ImportService: Sendable {
+    let pool: PostgresPool
+    let delivery: ImportDelivery
+    let signals: OutcomeSignals
+    let wait: Duration
+    /// How often a waiting request looks at the row, to see other replicas' outcomes.
+    let pollInterval: Duration
+
+    init(pool: PostgresPool, delivery: ImportDelivery, signals: OutcomeSignals, wait: Duration,
+         pollInterval: Duration = .milliseconds(200)) {
+        self.pool = pool
+        self.delivery = delivery
+        self.signals = signals
+        self.wait = wait
+        self.pollInterval = pollInterval
+    }
+
+    /// The answer to one import request.
+    struct Outcome: Sendable {
+        enum Kind: String, Sendable {
+            /// 201: imported by this request.
+            case imported
+            /// 200: already imported with this profile; no upstream call.
+            case alreadyImported = "already_imported"
+            /// 200: an imported account re-imported with a changed profile.
+            case updated
+            /// 202: stored, not yet confirmed.
+            case pending
+            /// 422: Tencent refused it for good.
+            case rejected
+        }
+
+        var kind: Kind
+        var account: Account
+
+        var httpStatus: Int {
+            switch kind {
+            case .imported: 201
+            case .alreadyImported, .updated: 200
+            case .pending: 202
+            case .rejected: 422
+            }
+        }
+    }
+
+    /// What the first transaction found and did.
+    private enum Intent {
+        case unchanged(Account)
+        case queued(Account, wasImported: Bool)
+    }
+
+    func importAccount(_ input: AccountInput, caller: String, requestID: String) async throws -> Outcome {
+        let intent = try await storeIntent(input, caller: caller, requestID: requestID)
+        switch intent {
+        case .unchanged(let account):
+            return Outcome(kind: .alreadyImported, account: account)
+        case .queued(let account, let wasImported):
+            let final = try await awaitResolution(of: account.userID, deadline: .now + wait)
+            switch final.status {
+            case .imported: return Outcome(kind: wasImported ? .updated : .imported, account: final)
+            case .failed: return Outcome(kind: .rejected, account: final)
+            case .pending: return Outcome(kind: .pending, account: final)
+            }
+        }
+    }
+
+    /// Commits the account row as the durable intent, before any upstream call.
+    private func storeIntent(_ input: AccountInput, caller: String, requestID: String) async throws -> Intent {
+        do {
+            return try await pool.withTransaction { connection in
+                if let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
+                    return .queued(created, wasImported: false)
+                }
+                guard let existing = try AccountStore.lock(input.userID, on: connection) else {
+                    // Inserted by a concurrent request that then rolled back; ask the caller to retry.
+                    throw GatewayError.conflict("The account was being changed concurrently; retry the request.")
+                }
+                let profile = existing.merging(input)
+                let changed = profile.nick != existing.nick || profile.faceURL != existing.faceURL
+                switch existing.status {
+                case .imported where !changed:
+                    return .unchanged(existing)
+                case .pending where !changed:
+                    return .queued(existing, wasImported: false)
+                case .imported, .pending, .failed:
+                    let requeued = try AccountStore.requeue(
+                        input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller,
+                        resetAttempts: existing.status != .pending, on: connection)
+                    return .queued(requeued, wasImported: existing.status == .imported)
+                }
+            }
+        } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "accounts_chat_user_id_key" {
+            throw GatewayError.conflict("chat_user_id \(input.chatUserID) is already mapped to another user_id.")
+        }
+    }
+
+    /// Attempts delivery whenever the account is due and free, and otherwise
+    /// waits for someone's outcome, until it resolves or the deadline passes.
+    private func awaitResolution(of userID: String, deadline: ContinuousClock.Instant) async throws -> Account {
+        while true {
+            let remaining = deadline - .now
+            if let claim = try await delivery.claim(userID) {
+                // Unstructured: the attempt completes and is recorded even if
+                // this request answers 202 before it does.
+                let attempt = Task { await delivery.deliver(claim) }
+                await attempt.finish(within: max(remaining, .zero))
+            } else if remaining > .zero {
+                await signals.wait(for: userID, timeout: min(remaining, pollInterval))
+            }
+            guard let account = try await pool.withConnection({ try AccountStore.fetch(userID, on: $0) }) else {
+                throw GatewayError.internalError
+            }
+            if account.status != .pending || ContinuousClock.now >= deadline {
+                return account
+            }
+        }
+    }
+}

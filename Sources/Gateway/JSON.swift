@@ -1,0 +1,33 @@
+import Foundation
+
+enum JSON {
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// Encodes a value the gateway built itself; such values always encode.
+    static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        do {
+            return Array(try encoder.encode(value))
+        } catch {
+            preconditionFailure("JSON encoding of \(T.self) failed: \(error)")
+        }
+    }
+
+    /// Parses a request body that must be a JSON object.
+    static func object(_ body: [UInt8]) -> Result<[String: Any], GatewayError> {
+        guard !body.isEmpty else { return .failure(.malformedBody("The request body is empty; a JSON object is expected.")) }
+        let value: Any
+        do {
+            value = try JSONSerialization.jsonObject(with: Data(body), options: [])
+        } catch {
+            return .failure(.malformedBody("The request body is not valid JSON."))
+        }
+        guard let object = value as? [String: Any] else {
+            return .failure(.malformedBody("The request body must be a JSON object."))
+        }
+        return .success(object)
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import TencentChat
+
+/// `AccountUpstream` over the real Tencent client (or the sandbox, through the same client).
+public struct TencentUpstream: AccountUpstream {
+    let client: TencentClient
+
+    public init(client: TencentClient) {
+        self.client = client
+    }
+
+    public func importAccount(_ account: UpstreamAccount, updatingProfile: Bool) async -> UpstreamReply {
+        let started = ContinuousClock.now
+        let api: UpstreamReply.API = updatingProfile ? .multiaccountImport : .accountImport
+        let result: UpstreamReply.Result
+        do {
+            let reply: TencentReply
+            if updatingProfile {
+                reply = try await client.multiaccountImport([
+                    ImportAccount(userID: account.chatUserID, nick: account.nick, faceURL: account.faceURL),
+                ])
+            } else {
+                reply = try await client.accountImport(userID: account.chatUserID, nick: account.nick, faceURL: account.faceURL)
+            }
+            if reply.errorCode != 0 {
+                result = .tencent(code: reply.errorCode, info: reply.errorInfo)
+            } else if reply.failAccounts.contains(account.chatUserID) {
+                // The batch call succeeded but not for this account; Tencent gives no code, so try again.
+                result = .transport("multiaccount_import listed the account in FailAccounts")
+            } else {
+                result = .ok
+            }
+        } catch {
+            result = .transport(error.description)
+        }
+        return UpstreamReply(api: api, result: result, latency: .now - started)
+    }
+}

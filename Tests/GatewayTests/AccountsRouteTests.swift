@@ -1,0 +1,221 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import Gateway
+
+/// POST /accounts and GET /accounts/{user_id} end to end: real PostgreSQL,
+/// real sockets, the real sandbox behind the real Tencent client.
+@Suite(.serialized) struct AccountsRouteTests {
+    @Test func firstImportIs201ThenRepeatIs200WithoutUpstreamCall() async throws {
+        try await GatewayHarness.with { h in
+            let first = try await h.postAccount(#"{"user_id":"alice_01","nick":"Alice","face_url":"https://example.com/a.png"}"#)
+            #expect(first.status == 201)
+            #expect(first.header("Content-Type") == "application/json; charset=utf-8")
+            let body = first.json
+            #expect(body["user_id"] as? String == "alice_01")
+            #expect(body["chat_user_id"] as? String == "alice_01")
+            #expect(body["nick"] as? String == "Alice")
+            #expect(body["face_url"] as? String == "https://example.com/a.png")
+            #expect(body["status"] as? String == "imported")
+            #expect(body["attempts"] as? Int == 1)
+            #expect(body["last_error"] is NSNull)
+            for key in ["created_at", "updated_at", "imported_at"] {
+                let text = try #require(body[key] as? String)
+                #expect(text.hasSuffix("Z") && RFC3339.parse(text) != nil, "\(key) = \(text)")
+            }
+            #expect(h.sandbox.account("alice_01")?.importCount == 1)
+            #expect(h.sandbox.account("alice_01")?.nick == "Alice")
+
+            let again = try await h.postAccount(#"{"user_id":"alice_01","nick":"Alice"}"#)
+            #expect(again.status == 200)
+            #expect(again.json["status"] as? String == "imported")
+            #expect(h.sandbox.account("alice_01")?.importCount == 1, "a repeat must not call Tencent again")
+
+            let lookup = try await h.request("GET", "/accounts/alice_01", token: h.auditorToken)
+            #expect(lookup.status == 200)
+            #expect(lookup.json["status"] as? String == "imported")
+            #expect(lookup.json["imported_at"] as? String == body["imported_at"] as? String)
+
+            let events = try await h.auditEvents()
+            #expect(events.map(\.action) == ["upstream.account_import", "account.import", "account.import", "account.lookup"])
+            #expect(events.map(\.status) == [nil, 201, 200, 200])
+            #expect(events[1].caller == "test-importer" && events[3].caller == "test-auditor")
+        }
+    }
+
+    @Test func changedProfileIsReimportedThroughMultiaccountImport() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.postAccount(#"{"user_id":"bob","nick":"Bob"}"#).status == 201)
+            let changed = try await h.postAccount(#"{"user_id":"bob","nick":"Robert"}"#)
+            #expect(changed.status == 200)
+            #expect(changed.json["nick"] as? String == "Robert")
+            #expect(h.sandbox.account("bob")?.nick == "Robert")
+            #expect(h.sandbox.stats().calls["multiaccount_import"] == 1)
+            // A field left out keeps its value.
+            let partial = try await h.postAccount(#"{"user_id":"bob","face_url":"https://x/b.png"}"#)
+            #expect(partial.status == 200)
+            #expect(partial.json["nick"] as? String == "Robert")
+        }
+    }
+
+    @Test func invalidInputIs400WithFieldErrorsAndLeavesNoRow() async throws {
+        try await GatewayHarness.with { h in
+            let response = try await h.postAccount(#"{"user_id":"has space","nick":5}"#, headers: ["X-Request-ID": "req-400"])
+            #expect(response.status == 400)
+            #expect(response.header("Content-Type") == "application/problem+json; charset=utf-8")
+            let problem = response.json
+            #expect(problem["status"] as? Int == 400)
+            #expect(problem["request_id"] as? String == "req-400")
+            #expect((problem["type"] as? String)?.isEmpty == false)
+            #expect((problem["title"] as? String)?.isEmpty == false)
+            let fields = (problem["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String }
+            #expect(fields == ["user_id", "nick"])
+            #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n") == 0)
+            #expect(h.sandbox.stats().calls.values.reduce(0, +) == 0)
+            #expect(try await h.request("GET", "/accounts/has%20space", token: h.importerToken).status == 404)
+        }
+    }
+
+    @Test func malformedBodiesAreClientErrors() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.postAccount("{not json").status == 400)
+            #expect(try await h.postAccount("[1,2]").status == 400)
+            #expect(try await h.postAccount("").status == 400)
+            let text = try await h.request("POST", "/accounts", token: h.importerToken, headers: ["Content-Type": "text/plain"])
+            #expect(text.status == 415)
+            let big = #"{"user_id":"u","nick":""# + String(repeating: "x", count: 20_000) + #""}"#
+            #expect(try await h.postAccount(big).status == 413)
+            #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n") == 0)
+        }
+    }
+
+    @Test func authenticationAndRoles() async throws {
+        try await GatewayHarness.with { h in
+            let none = try await h.postAccount(#"{"user_id":"u1"}"#, token: "")
+            #expect(none.status == 401)
+            #expect(none.header("WWW-Authenticate") == "Bearer")
+            #expect(try await h.postAccount(#"{"user_id":"u1"}"#, token: "agw_wrong").status == 401)
+            #expect(try await h.postAccount(#"{"user_id":"u1"}"#, token: h.auditorToken).status == 403)
+            #expect(try await h.request("GET", "/accounts/u1", token: nil).status == 401)
+            try await CallerStore(pool: h.pool).revoke(name: "test-importer")
+            #expect(try await h.postAccount(#"{"user_id":"u1"}"#).status == 401)
+            let events = try await h.auditEvents()
+            #expect(events.map(\.action) == Array(repeating: "auth.denied", count: 5))
+            #expect(events.map(\.status) == [401, 401, 403, 401, 401])
+            #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n") == 0)
+        }
+    }
+
+    @Test func permanentTencentRejectionIs422WithCode() async throws {
+        var options = GatewayHarness.Options()
+        options.accountQuota = 1
+        try await GatewayHarness.with(options) { h in
+            #expect(try await h.postAccount(#"{"user_id":"first"}"#).status == 201)
+            let rejected = try await h.postAccount(#"{"user_id":"second"}"#)
+            #expect(rejected.status == 422)
+            #expect(rejected.json["tencent_error_code"] as? Int == 70398)
+            #expect(rejected.json["tencent_error_info"] is String)
+            let lookup = try await h.request("GET", "/accounts/second", token: h.importerToken)
+            #expect(lookup.json["status"] as? String == "failed")
+            let lastError = lookup.json["last_error"] as? [String: Any]
+            #expect(lastError?["code"] as? Int == 70398)
+        }
+    }
+
+    @Test func outageAnswers202AndTheWorkerDeliversLater() async throws {
+        let outage = OutageUpstream.Switch()
+        var options = GatewayHarness.Options()
+        options.waitMilliseconds = 300
+        options.upstream = { OutageUpstream(wrapped: $0, down: outage) }
+        try await GatewayHarness.with(options) { h in
+            outage.set(true)
+            let accepted = try await h.postAccount(#"{"user_id":"patient","nick":"P"}"#)
+            #expect(accepted.status == 202)
+            #expect(accepted.json["status"] as? String == "pending")
+            #expect(h.sandbox.account("patient") == nil)
+
+            outage.set(false)
+            let worker = Task { await h.app.runWorker() }
+            defer { worker.cancel() }
+            var status = ""
+            for _ in 0..<100 where status != "imported" {
+                try await Task.sleep(for: .milliseconds(100))
+                status = try await h.request("GET", "/accounts/patient", token: h.importerToken).json["status"] as? String ?? ""
+            }
+            #expect(status == "imported")
+            #expect(h.sandbox.account("patient")?.nick == "P")
+        }
+    }
+
+    @Test func concurrentRequestsForOneUserMakeOneAccountAndOneCall() async throws {
+        try await GatewayHarness.with { h in
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<8 { group.addTask { try await h.postAccount(#"{"user_id":"same","nick":"S"}"#).status } }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { [200, 201].contains($0) }, "\(statuses)")
+            #expect(h.sandbox.account("same")?.importCount == 1)
+            #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n") == 1)
+        }
+    }
+
+    @Test func hashedStrategyKeepsAppIdentifiersFromTheVendor() async throws {
+        var options = GatewayHarness.Options()
+        options.idStrategy = .hashed
+        try await GatewayHarness.with(options) { h in
+            let response = try await h.postAccount(#"{"user_id":"carol@example.com","nick":"Carol"}"#)
+            #expect(response.status == 201)
+            let chatID = try #require(response.json["chat_user_id"] as? String)
+            #expect(chatID == IDStrategy.hashed.chatUserID(for: "carol@example.com"))
+            #expect(h.sandbox.account(chatID) != nil)
+            #expect(h.sandbox.account("carol@example.com") == nil)
+            let lookup = try await h.request("GET", "/accounts/carol%40example.com", token: h.importerToken)
+            #expect(lookup.status == 200)
+            #expect(lookup.json["chat_user_id"] as? String == chatID)
+        }
+    }
+
+    @Test func requestIDIsEchoedOrMade() async throws {
+        try await GatewayHarness.with { h in
+            let echoed = try await h.request("GET", "/healthz", token: nil, headers: ["X-Request-ID": "abc-123"])
+            #expect(echoed.header("X-Request-ID") == "abc-123")
+            let made = try await h.request("GET", "/healthz", token: nil, headers: ["X-Request-ID": "bad id with spaces"])
+            #expect(made.header("X-Request-ID")?.count == 36)
+            let notFound = try await h.request("GET", "/nowhere", token: nil)
+            #expect(notFound.status == 404)
+            #expect(notFound.json["request_id"] as? String == notFound.header("X-Request-ID"))
+        }
+    }
+
+    @Test func operationsRoutes() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.request("GET", "/healthz", token: nil).status == 200)
+            let ready = try await h.request("GET", "/readyz", token: nil)
+            #expect(ready.status == 200)
+            let root = try await h.request("GET", "/", token: nil)
+            #expect(root.status == 200)
+            #expect(root.json["service"] as? String == "account-gateway")
+            #expect(try await h.request("DELETE", "/accounts/x", token: h.importerToken).status == 405)
+        }
+    }
+}
+
+/// Makes the upstream unreachable while the switch is on, as a network outage would.
+struct OutageUpstream: AccountUpstream {
+    final class Switch: Sendable {
+        private let down = Mutex(false)
+        func set(_ value: Bool) { down.withLock { $0 = value } }
+        var isDown: Bool { down.withLock { $0 } }
+    }
+
+    let wrapped: AccountUpstream
+    let down: Switch
+
+    func importAccount(_ account: UpstreamAccount, updatingProfile: Bool) async -> UpstreamReply {
+        if down.isDown {
+            return UpstreamReply(api: updatingProfile ? .multiaccountImport : .accountImport,
+                                 result: .transport("connection refused (test outage)"), latency: .milliseconds(1))
+        }
+        return await wrapped.importAccount(account, updatingProfile: updatingProfile)
+    }
+}

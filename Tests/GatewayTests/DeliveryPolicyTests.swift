@@ -1,0 +1,75 @@
+import Testing
+@testable import Gateway
+
+@Suite struct DeliveryPolicyTests {
+    func policy(random: Double) -> DeliveryPolicy {
+        var policy = DeliveryPolicy()
+        policy.random = { random }
+        return policy
+    }
+
+    @Test func successImports() {
+        #expect(policy(random: 0.5).decide(.ok, attempt: 1) == .imported)
+    }
+
+    @Test(arguments: [40601, 70398, 70402, 70206])
+    func permanentCodesReject(_ code: Int) {
+        #expect(policy(random: 0.5).decide(.tencent(code: code, info: "no"), attempt: 1) == .rejected(code: code, info: "no"))
+    }
+
+    @Test(arguments: [60007, 60011, 60018, 60019])
+    func rateLimitedWaitsAboutASecond(_ code: Int) {
+        guard case .retry(let delay, .rateLimited, code, _) = policy(random: 0.5).decide(.tencent(code: code, info: ""), attempt: 3) else {
+            Issue.record("not a rate-limit retry"); return
+        }
+        #expect(delay == .milliseconds(1500))
+    }
+
+    @Test func lockoutPausesSixtySeconds() {
+        guard case .retry(let delay, .lockout, 70050, _) = policy(random: 0.9).decide(.tencent(code: 70050, info: ""), attempt: 1) else {
+            Issue.record("not a lockout"); return
+        }
+        #expect(delay >= .seconds(60))
+    }
+
+    @Test(arguments: [60004, 60005, 60006, 60010, 60012, 60016, 60020, 60021, 70003, 70005, 70009, 70013, 70014, 70016, 70020, 70403])
+    func misconfigurationStaysPendingWithoutHammering(_ code: Int) {
+        guard case .retry(let delay, .misconfiguration, code, _) = policy(random: 0).decide(.tencent(code: code, info: ""), attempt: 1) else {
+            Issue.record("not misconfiguration"); return
+        }
+        #expect(delay >= .seconds(60))
+    }
+
+    @Test(arguments: [60008, 70169, 70202, 70500, 40006, 70001, 70052])
+    func transientCodesBackOff(_ code: Int) {
+        guard case .retry(_, .transient, code, _) = policy(random: 1).decide(.tencent(code: code, info: ""), attempt: 1) else {
+            Issue.record("not transient"); return
+        }
+    }
+
+    @Test(arguments: [60002, 60003])
+    func gatewayBugsAlert(_ code: Int) {
+        guard case .retry(_, .gatewayBug, code, _) = policy(random: 0).decide(.tencent(code: code, info: ""), attempt: 1) else {
+            Issue.record("not a gateway bug"); return
+        }
+    }
+
+    @Test func networkErrorsBackOff() {
+        guard case .retry(_, .transient, nil, "reset") = policy(random: 0.5).decide(.transport("reset"), attempt: 2) else {
+            Issue.record("not transient"); return
+        }
+    }
+
+    @Test func transientBackoffGrowsAndIsCapped() {
+        let top = policy(random: 0.999_999)
+        func delay(_ attempt: Int) -> Duration {
+            guard case .retry(let delay, .transient, _, _) = top.decide(.transport("x"), attempt: attempt) else { return .zero }
+            return delay
+        }
+        #expect(delay(1) <= .milliseconds(500) && delay(1) > .milliseconds(499))
+        #expect(delay(4) <= .seconds(4) && delay(4) > .milliseconds(3999))
+        #expect(delay(50) <= .seconds(60) && delay(50) > .milliseconds(59_999))
+        guard case .retry(let none, _, _, _) = policy(random: 0).decide(.transport("x"), attempt: 9) else { return }
+        #expect(none == .zero)
+    }
+}

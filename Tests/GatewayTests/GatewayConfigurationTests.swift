@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+@testable import Gateway
+
+@Suite struct GatewayConfigurationTests {
+    let minimal = ["DATABASE_URL": "postgresql://x@h/db", "TENCENT_SDKAPPID": "1400000000", "TENCENT_SECRET_KEY": "k"]
+
+    @Test func defaults() throws {
+        let c = try GatewayConfiguration(environment: minimal)
+        #expect(c.listen == "127.0.0.1:8080")
+        #expect(c.adminIdentifier == "administrator")
+        #expect(c.endpoint == "china")
+        #expect(c.importRate == 200 && c.batchRate == 100)
+        #expect(c.idStrategy == .verbatim)
+        #expect(c.waitMilliseconds == 3000)
+        #expect(c.logLevel == .info)
+    }
+
+    @Test func secretKeyFileWinsAndIsTrimmed() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID().uuidString)").path
+        try "from-file\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var env = minimal
+        env["TENCENT_SECRET_KEY_FILE"] = path
+        #expect(try GatewayConfiguration(environment: env).secretKey == "from-file")
+    }
+
+    @Test func everyProblemReportedAtOnceWithoutSecrets() {
+        let env = ["TENCENT_SDKAPPID": "abc", "TENCENT_SECRET_KEY": "s3cr3t", "GATEWAY_WAIT_MS": "-1",
+                   "GATEWAY_ID_STRATEGY": "md5", "LOG_LEVEL": "loud"]
+        do {
+            _ = try GatewayConfiguration(environment: env)
+            Issue.record("accepted")
+        } catch {
+            for name in ["DATABASE_URL", "TENCENT_SDKAPPID", "GATEWAY_WAIT_MS", "GATEWAY_ID_STRATEGY", "LOG_LEVEL"] {
+                #expect(error.description.contains(name))
+            }
+            #expect(!error.description.contains("s3cr3t"))
+        }
+    }
+
+    @Test func commandsWithoutTencentNeedOnlyTheDatabase() throws {
+        _ = try GatewayConfiguration(environment: ["DATABASE_URL": "x"], requireTencent: false)
+    }
+}

@@ -1,0 +1,78 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresClient
+import Testing
+@testable import Gateway
+
+@Suite struct SchemaTests {
+    @Test func expectedVersionIsTheNewestMigration() throws {
+        let migrations = try Migrator.load(from: TestDatabase.schemaDirectory)
+        #expect(migrations.last?.version == Migrator.expectedVersion)
+    }
+
+    @Test func migrateIsIdempotentAndReadyzFollowsTheSchema() async throws {
+        let database = try await TestDatabase.create(migrated: false)
+        let pool = database.pool(size: 2)
+        let migrator = Migrator(pool: pool, logger: Logger(label: "test"))
+        let migrations = try Migrator.load(from: TestDatabase.schemaDirectory)
+        #expect(try await pool.withConnection { try Migrator.currentVersion(on: $0) } == 0)
+        // Two at once: the advisory lock lets one apply, the other finds nothing to do.
+        async let first = migrator.migrate(migrations)
+        async let second = migrator.migrate(migrations)
+        let applied = try await [first, second]
+        #expect(applied.flatMap { $0 }.sorted() == migrations.map(\.version))
+        #expect(try await migrator.migrate(migrations).isEmpty)
+        #expect(try await pool.withConnection { try Migrator.currentVersion(on: $0) } == Migrator.expectedVersion)
+
+        var edited = migrations
+        edited[0].sql += "\n-- edited"
+        await #expect(throws: Migrator.Failure.self) { try await migrator.migrate(edited) }
+        await pool.close()
+        await database.drop()
+    }
+
+    @Test func auditTrailIsAppendOnlyForTheServiceRole() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 1)
+        let audit = AuditLog(pool: pool, logger: Logger(label: "test"))
+        try await audit.append(AuditEvent(requestID: "r1", caller: "c", action: .accountImport, userID: "u", outcome: "imported"))
+        for statement in ["UPDATE audit_events SET outcome = 'forged'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
+            await #expect(throws: PostgresError.self, "\(statement) must be refused") {
+                _ = try await pool.query(PostgresQuery(unsafeSQL: statement))
+            }
+        }
+        #expect(try await pool.query("SELECT outcome FROM audit_events").rows.map { try $0.string("outcome") } == ["imported"])
+        await pool.close()
+        await database.drop()
+    }
+
+    @Test func chainHashesMatchTheSwiftCanonicalForm() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 2)
+        let audit = AuditLog(pool: pool, logger: Logger(label: "test"))
+        let events = [
+            AuditEvent(requestID: "r|1", caller: "svc", action: .accountImport, userID: "ü|ser", chatUserID: "x",
+                       outcome: "imported", httpStatus: 201, attempt: 1, latencyMilliseconds: 12, idempotencyKey: "k"),
+            AuditEvent(requestID: nil, caller: nil, action: .upstreamAccountImport, userID: "u", outcome: "transient",
+                       tencentErrorCode: 70500, tencentErrorInfo: "internal: error", attempt: 2),
+            AuditEvent(requestID: "r3", caller: nil, action: .authDenied, outcome: "unauthenticated", httpStatus: 401),
+        ]
+        for event in events { try await audit.append(event) }
+        let rows = try await pool.query("""
+            SELECT id, (extract(epoch FROM at) * 1000000)::bigint AS at_us, prev_hash, hash FROM audit_events ORDER BY id
+            """).rows
+        var previous = String(repeating: "0", count: 64)
+        for (event, row) in zip(events, rows) {
+            let id = try row.int64("id")
+            let canonical = event.canonical(previousHash: previous, id: id, atMicroseconds: try row.int64("at_us"))
+            let digest = SHA256.hash(data: Array(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+            #expect(try row.string("prev_hash") == previous)
+            #expect(try row.string("hash") == digest)
+            previous = digest
+        }
+        #expect(rows.count == 3)
+        await pool.close()
+        await database.drop()
+    }
+}

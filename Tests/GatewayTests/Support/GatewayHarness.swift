@@ -1,0 +1,152 @@
+import Foundation
+import HTTPServer
+import Logging
+import PostgresClient
+import TencentChat
+import TencentSandbox
+@testable import Gateway
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The real thing, in process: a fresh migrated database, the sandbox and the
+/// gateway each on a real socket (port 0), wired through the real Tencent client.
+final class GatewayHarness: Sendable {
+    let database: TestDatabase
+    let pool: PostgresPool
+    let sandbox: SandboxService
+    let sandboxServer: HTTPServer
+    let gatewayServer: HTTPServer
+    let app: GatewayApplication
+    let baseURL: String
+    let sandboxURL: String
+    let importerToken: String
+    let auditorToken: String
+
+    struct Options {
+        var idStrategy: IDStrategy = .verbatim
+        var waitMilliseconds = 3000
+        var accountQuota: Int? = nil
+        /// Wraps the real upstream, e.g. to inject outages.
+        var upstream: @Sendable (AccountUpstream) -> AccountUpstream = { $0 }
+    }
+
+    static let sdkAppID = 1_400_000_000
+    static let secretKey = "test-secret-" + UUID().uuidString
+
+    private init(database: TestDatabase, pool: PostgresPool, sandbox: SandboxService, sandboxServer: HTTPServer,
+                 gatewayServer: HTTPServer, app: GatewayApplication, baseURL: String, sandboxURL: String,
+                 importerToken: String, auditorToken: String) {
+        self.database = database
+        self.pool = pool
+        self.sandbox = sandbox
+        self.sandboxServer = sandboxServer
+        self.gatewayServer = gatewayServer
+        self.app = app
+        self.baseURL = baseURL
+        self.sandboxURL = sandboxURL
+        self.importerToken = importerToken
+        self.auditorToken = auditorToken
+    }
+
+    static func with<T>(_ options: Options = Options(), _ body: (GatewayHarness) async throws -> T) async throws -> T {
+        let harness = try await start(options)
+        do {
+            let result = try await body(harness)
+            await harness.stop()
+            return result
+        } catch {
+            await harness.stop()
+            throw error
+        }
+    }
+
+    static func start(_ options: Options) async throws -> GatewayHarness {
+        let logger = Logger(label: "test")
+        let database = try await TestDatabase.create()
+        let pool = database.pool()
+
+        var sandboxConfiguration = SandboxConfiguration(sdkAppID: sdkAppID, secretKey: secretKey)
+        sandboxConfiguration.accountQuota = options.accountQuota
+        let sandbox = SandboxService(configuration: sandboxConfiguration, logger: logger)
+        let sandboxServer = HTTPServer(configuration: HTTPServer.Configuration(address: ListenAddress(host: "127.0.0.1", port: 0)),
+                                       logger: logger, handler: sandbox.handler)
+        let sandboxPort = try await sandboxServer.start()
+        let sandboxURL = "http://127.0.0.1:\(sandboxPort)"
+
+        let configuration = try GatewayConfiguration(environment: [
+            "DATABASE_URL": database.url, "TENCENT_SDKAPPID": String(sdkAppID), "TENCENT_SECRET_KEY": secretKey,
+            "TENCENT_ENDPOINT": sandboxURL, "GATEWAY_ID_STRATEGY": options.idStrategy.rawValue,
+            "GATEWAY_WAIT_MS": String(options.waitMilliseconds),
+        ])
+        let client = TencentClient(
+            endpoint: try TencentEndpoint(parsing: sandboxURL),
+            signature: AdminSignature(sdkAppID: sdkAppID, identifier: "administrator", secretKey: secretKey),
+            transport: URLSessionTransport(), logger: logger)
+        let upstream = options.upstream(TencentUpstream(client: client))
+        let app = GatewayApplication(configuration: configuration, pool: pool, upstream: upstream, logger: logger, replicaID: "test-replica")
+        var serverConfiguration = HTTPServer.Configuration(address: ListenAddress(host: "127.0.0.1", port: 0),
+                                                           errorResponder: GatewayApplication.serverErrorResponder)
+        serverConfiguration.maxBodyBytes = GatewayApplication.maxBodyBytes
+        let gatewayServer = HTTPServer(configuration: serverConfiguration, logger: logger, handler: app.handler)
+        let port = try await gatewayServer.start()
+
+        let callers = CallerStore(pool: pool)
+        let importer = try await callers.add(name: "test-importer", roles: [.importer])
+        let auditor = try await callers.add(name: "test-auditor", roles: [.auditor])
+        return GatewayHarness(database: database, pool: pool, sandbox: sandbox, sandboxServer: sandboxServer,
+                              gatewayServer: gatewayServer, app: app, baseURL: "http://127.0.0.1:\(port)",
+                              sandboxURL: sandboxURL, importerToken: importer, auditorToken: auditor)
+    }
+
+    func stop() async {
+        await gatewayServer.stop(gracePeriod: .seconds(2))
+        await sandboxServer.stop(gracePeriod: .seconds(1))
+        await pool.close()
+        await database.drop()
+    }
+
+    struct Response: Sendable {
+        var status: Int
+        var headers: [String: String]
+        var body: Data
+
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: body)) as? [String: Any] ?? [:]
+        }
+
+        func header(_ name: String) -> String? {
+            headers.first { $0.key.lowercased() == name.lowercased() }?.value
+        }
+    }
+
+    /// One request over a real socket.
+    func request(_ method: String, _ path: String, token: String?, json: String? = nil,
+                 headers: [String: String] = [:]) async throws -> Response {
+        var request = URLRequest(url: URL(string: baseURL + path)!)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let json {
+            request.httpBody = Data(json.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let http = response as! HTTPURLResponse
+        var fields: [String: String] = [:]
+        for (key, value) in http.allHeaderFields { fields["\(key)"] = "\(value)" }
+        return Response(status: http.statusCode, headers: fields, body: data)
+    }
+
+    func postAccount(_ json: String, token: String? = nil, headers: [String: String] = [:]) async throws -> Response {
+        try await request("POST", "/accounts", token: token ?? importerToken, json: json, headers: headers)
+    }
+
+    /// Audit events, oldest first.
+    func auditEvents() async throws -> [(action: String, outcome: String, status: Int?, caller: String?, userID: String?)] {
+        try await pool.query("SELECT action, outcome, http_status, caller, user_id FROM audit_events ORDER BY id").rows.map {
+            (try $0.string("action"), try $0.string("outcome"), try $0.optionalInt("http_status"),
+             try $0.optionalString("caller"), try $0.optionalString("user_id"))
+        }
+    }
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# End to end with the built binary, as `make run` wires it: a fresh database,
+# migrate, sandbox + serve on free ports, a caller, then curl. Part of `make test`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+bin=.build/debug/account-gateway
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail() { echo "e2e: FAIL: $*" >&2; echo "--- gateway log" >&2; tail -n 40 "$work/serve.log" >&2 || true; exit 1; }
+passed=0
+check() { # check NAME EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "e2e: ok - $1"; else fail "$1: expected '$2', got '$3'"; fi
+}
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+db=account_gateway_e2e
+scripts/localpg.sh psql -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db OWNER gateway" >/dev/null
+export DATABASE_URL=$(scripts/localpg.sh url $db)
+export TENCENT_SDKAPPID=1400000000
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/key"
+export TENCENT_SECRET_KEY_FILE=$work/key
+sandbox_port=$(free_port)
+gateway_port=$(free_port)
+export TENCENT_ENDPOINT=http://127.0.0.1:$sandbox_port
+export GATEWAY_LISTEN=127.0.0.1:$gateway_port
+base=http://127.0.0.1:$gateway_port
+
+"$bin" migrate 2>"$work/migrate.log" || fail "migrate"
+"$bin" migrate 2>>"$work/migrate.log" || fail "migrate is not idempotent"
+"$bin" sandbox --listen "127.0.0.1:$sandbox_port" 2>"$work/sandbox.log" & pids+=($!)
+"$bin" serve 2>"$work/serve.log" & serve_pid=$!; pids+=($serve_pid)
+for _ in $(seq 1 100); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+check "readyz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")"
+
+token=$("$bin" caller add e2e-importer --role importer 2>/dev/null | tail -n 1)
+auditor=$("$bin" caller add e2e-auditor --role auditor 2>/dev/null | tail -n 1)
+[ -n "$token" ] || fail "caller add printed no token"
+
+post() { curl -s -o "$work/body" -w '%{http_code}' -X POST "$base/accounts" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$2"; }
+check "first import answers 201" 201 "$(post "$token" '{"user_id":"e2e_user_1","nick":"Ann"}')"
+check "body says imported" imported "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$work/body")"
+check "repeat answers 200" 200 "$(post "$token" '{"user_id":"e2e_user_1","nick":"Ann"}')"
+check "sandbox saw exactly one import" 1 "$(curl -s "http://127.0.0.1:$sandbox_port/sandbox/accounts/e2e_user_1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["import_count"])')"
+check "lookup by auditor" 200 "$(curl -s -o "$work/body" -w '%{http_code}' "$base/accounts/e2e_user_1" -H "Authorization: Bearer $auditor")"
+check "lookup shows imported" imported "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$work/body")"
+check "auditor may not import" 403 "$(post "$auditor" '{"user_id":"e2e_user_2"}')"
+check "no token" 401 "$(post "" '{"user_id":"e2e_user_2"}')"
+check "invalid user_id" 400 "$(post "$token" '{"user_id":"not valid!"}')"
+check "problem+json" "application/problem+json; charset=utf-8" "$(curl -s -o /dev/null -w '%{content_type}' -X POST "$base/accounts" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{}')"
+check "nick too long" 400 "$(post "$token" "{\"user_id\":\"e2e_user_3\",\"nick\":\"$(printf 'x%.0s' $(seq 1 501))\"}")"
+check "not JSON" 415 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/accounts" -H "Authorization: Bearer $token" -H 'Content-Type: text/plain' -d 'x')"
+check "no partial row after bad input" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$base/accounts/e2e_user_3" -H "Authorization: Bearer $auditor")"
+check "request id echoed" "X-Request-ID: e2e-req-1" "$(curl -s -D - -o /dev/null "$base/healthz" -H 'X-Request-ID: e2e-req-1' | tr -d '\r' | grep -i '^x-request-id:' | sed 's/^[^:]*:/X-Request-ID:/')"
+
+kill -TERM "$serve_pid"
+wait "$serve_pid" && status=0 || status=$?
+check "serve exits 0 on SIGTERM" 0 "$status"
+echo "$passed passed, 0 failed"
