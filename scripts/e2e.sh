@@ -60,6 +60,30 @@ check "not JSON" 415 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$base/ac
 check "no partial row after bad input" 404 "$(curl -s -o /dev/null -w '%{http_code}' "$base/accounts/e2e_user_3" -H "Authorization: Bearer $auditor")"
 check "request id echoed" "X-Request-ID: e2e-req-1" "$(curl -s -D - -o /dev/null "$base/healthz" -H 'X-Request-ID: e2e-req-1' | tr -d '\r' | grep -i '^x-request-id:' | sed 's/^[^:]*:/X-Request-ID:/')"
 
+
+# UserSig against Tencent's official generator and an independent verifier.
+pylib=$root/.local/pylib
+if ! PYTHONPATH=$pylib python3 -c 'import TLSSigAPIv2' 2>/dev/null; then
+    python3 -m pip install -q --disable-pip-version-check --target "$pylib" tls-sig-api-v2==1.1 \
+        || fail "cannot install Tencent's official generator (pip install tls-sig-api-v2)"
+fi
+official=$(PYTHONPATH=$pylib python3 -c 'import sys, TLSSigAPIv2; print(TLSSigAPIv2.TLSSigAPIv2(int(sys.argv[1]), open(sys.argv[2]).read().strip()).gen_sig("administrator"))' "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE")
+tencent_call() { curl -s -X POST "http://127.0.0.1:$sandbox_port/v4/im_open_login_svc/account_import?sdkappid=$TENCENT_SDKAPPID&identifier=administrator&usersig=$1&random=12345&contenttype=json" -d '{"UserID":"official_sig_user"}' | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["ActionStatus"], d["ErrorCode"])'; }
+check "sandbox accepts the official generator's UserSig" "OK 0" "$(tencent_call "$official")"
+check "sandbox rejects a tampered UserSig" "FAIL" "$(tencent_call "${official:0:40}A${official:41}" | cut -d' ' -f1)"
+independent() { python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import tencent_verifier as v; print(v.verify(sys.argv[2], sys.argv[3], int(sys.argv[4]), open(sys.argv[5]).read().strip()))' "$root/scripts" "$@"; }
+check "usersig command verifies independently" None "$(independent "$("$bin" usersig)" administrator "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE")"
+check "the independent verifier rejects the official one for another admin" identifier "$(independent "$official" someone_else "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE")"
+
+# What serve really sends: a second replica whose upstream is the independent verifier.
+verifier_port=$(free_port)
+second_port=$(free_port)
+python3 scripts/tencent_verifier.py "$verifier_port" "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE" & pids+=($!)
+TENCENT_ENDPOINT=http://127.0.0.1:$verifier_port GATEWAY_LISTEN=127.0.0.1:$second_port "$bin" serve 2>"$work/serve2.log" & pids+=($!)
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$second_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+check "import through the independent verifier answers 201" 201 "$(curl -s -o "$work/body" -w '%{http_code}' -X POST "http://127.0.0.1:$second_port/accounts" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"user_id":"e2e_verified"}')"
+check "the independent verifier accepted the gateway's UserSig" 1 "$(curl -s "http://127.0.0.1:$verifier_port/verified" | python3 -c 'import json,sys; print(json.load(sys.stdin)["verified"])')"
+
 kill -TERM "$serve_pid"
 wait "$serve_pid" && status=0 || status=$?
 check "serve exits 0 on SIGTERM" 0 "$status"

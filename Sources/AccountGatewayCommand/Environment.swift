@@ -18,11 +18,12 @@ struct ConfigurationOptions: ParsableArguments {
         return env
     }
 
-    func load(requireTencent: Bool, overrides: [String: String] = [:]) throws -> GatewayConfiguration {
+    func load(requireTencent: Bool, requireDatabase: Bool = true, overrides: [String: String] = [:]) throws -> GatewayConfiguration {
         var env = environment()
         env.merge(overrides) { _, new in new }
         do {
-            let configuration = try GatewayConfiguration(environment: env, requireTencent: requireTencent)
+            let configuration = try GatewayConfiguration(
+                environment: env, requireTencent: requireTencent, requireDatabase: requireDatabase)
             LogSetup.bootstrapJSON(level: configuration.logLevel)
             return configuration
         } catch {

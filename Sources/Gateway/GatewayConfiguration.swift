@@ -21,8 +21,9 @@ public struct GatewayConfiguration: Sendable {
     }
 
     /// Reads and validates the configuration; every problem is reported at once.
-    /// `requireTencent` is false for commands that never call Tencent (migrate, caller).
-    public init(environment env: [String: String], requireTencent: Bool = true) throws(Error) {
+    /// `requireTencent` is false for commands that never call Tencent (migrate, caller);
+    /// `requireDatabase` for those that never touch the database (usersig).
+    public init(environment env: [String: String], requireTencent: Bool = true, requireDatabase: Bool = true) throws(Error) {
         var problems: [String] = []
         func value(_ name: String) -> String? {
             guard let raw = env[name]?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return nil }
@@ -38,7 +39,7 @@ public struct GatewayConfiguration: Sendable {
         }
 
         databaseURL = value("DATABASE_URL") ?? ""
-        if databaseURL.isEmpty { problems.append("DATABASE_URL is required (a libpq connection string or URI)") }
+        if databaseURL.isEmpty && requireDatabase { problems.append("DATABASE_URL is required (a libpq connection string or URI)") }
         listen = value("GATEWAY_LISTEN") ?? "127.0.0.1:8080"
 
         sdkAppID = 0
