@@ -60,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
         await server.stop(gracePeriod: .seconds(shutdownGrace))
         worker.cancel()
         await worker.value
+        await app.drain(timeout: .seconds(shutdownGrace))
         await pool.close()
         logger.info("stopped")
     }

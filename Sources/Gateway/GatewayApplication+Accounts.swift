@@ -34,21 +34,63 @@ extension GatewayApplication {
         event.userID = input.userID
         event.chatUserID = input.chatUserID
 
+        let keys = request.headers.values("Idempotency-Key")
+        guard let key = keys.first else {
+            return try await importAccount(input, caller: caller, context: context, event: event)
+        }
+        guard keys.count == 1, IdempotencyStore.isValid(key) else {
+            return reject(.invalidRequest([FieldError(field: "Idempotency-Key", message: "must be one header of 1 to 255 visible ASCII characters")]))
+        }
+        switch try await idempotency.begin(caller: caller, key: key, fingerprint: IdempotencyStore.fingerprint(input)) {
+        case .proceed:
+            break
+        case .replay(let status, let body):
+            event.outcome = "replayed"
+            event.httpStatus = status
+            var headers = HTTPHeaders()
+            headers.set("Content-Type", status >= 400 ? "application/problem+json; charset=utf-8" : "application/json; charset=utf-8")
+            headers.set("Idempotent-Replayed", "true")
+            if status < 400 { headers.set("Location", Self.location(of: input.userID)) }
+            return RouteResult(response: HTTPResponse(status: status, headers: headers, body: Array(body.utf8)), event: event)
+        case .inFlight:
+            return reject(.idempotencyKeyInFlight)
+        case .mismatch:
+            return reject(.idempotencyKeyReused)
+        }
+        do {
+            let result = try await importAccount(input, caller: caller, context: context, event: event)
+            try await idempotency.finish(caller: caller, key: key, status: result.response.status, body: result.response.body)
+            return result
+        } catch {
+            // Reopen the key so a retry of the same request is processed again.
+            try? await idempotency.finish(caller: caller, key: key, status: 503, body: [])
+            throw error
+        }
+    }
+
+    /// Stores the intent, tries to deliver it, and answers with what is known.
+    private func importAccount(_ input: AccountInput, caller: String, context: RequestContext, event: AuditEvent) async throws -> RouteResult {
+        var event = event
         let outcome = try await imports.importAccount(input, caller: caller, requestID: context.requestID)
         event.attempt = outcome.account.attempts
         event.outcome = outcome.kind.rawValue
-        if outcome.kind == .rejected, let error = outcome.account.lastError {
-            return reject(.rejectedByTencent(code: error.code, info: error.info))
-        }
         event.httpStatus = outcome.httpStatus
         if let error = outcome.account.lastError {
             event.tencentErrorCode = error.code
             event.tencentErrorInfo = error.info
         }
+        if outcome.kind == .rejected, let error = outcome.account.lastError {
+            let rejection = GatewayError.rejectedByTencent(code: error.code, info: error.info)
+            return RouteResult(response: rejection.response(requestID: context.requestID), event: event)
+        }
         var headers = HTTPHeaders()
-        headers.set("Location", "/accounts/" + Self.percentEncodePathSegment(outcome.account.userID))
+        headers.set("Location", Self.location(of: outcome.account.userID))
         if outcome.kind == .pending { headers.set("Retry-After", "5") }
         return RouteResult(response: Self.json(outcome.httpStatus, outcome.account, headers: headers), event: event)
+    }
+
+    static func location(of userID: String) -> String {
+        "/accounts/" + percentEncodePathSegment(userID)
     }
 
     /// `GET /accounts/{user_id}`

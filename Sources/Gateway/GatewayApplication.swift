@@ -13,6 +13,7 @@ public final class GatewayApplication: Sendable {
     let audit: AuditLog
     let delivery: ImportDelivery
     let imports: ImportService
+    let idempotency: IdempotencyStore
 
     /// Bodies of `POST /accounts` are small; the batch route allows more.
     static let maxAccountBodyBytes = 16 * 1024
@@ -28,6 +29,7 @@ public final class GatewayApplication: Sendable {
         let signals = OutcomeSignals()
         self.delivery = ImportDelivery(pool: pool, upstream: upstream, policy: DeliveryPolicy(), audit: audit,
                                        signals: signals, owner: replicaID, logger: logger)
+        self.idempotency = IdempotencyStore(pool: pool)
         self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
                                      wait: .milliseconds(configuration.waitMilliseconds))
     }
@@ -41,6 +43,12 @@ public final class GatewayApplication: Sendable {
     /// The background worker that delivers due pending imports; runs until cancelled.
     public func runWorker() async {
         await ImportWorker(delivery: delivery, logger: logger).run()
+    }
+
+    /// For shutdown, after the server stopped and the worker was cancelled:
+    /// lets deliveries under way finish, then releases this replica's leases.
+    public func drain(timeout: Duration) async {
+        await delivery.drain(timeout: timeout)
     }
 
     /// The whole HTTP surface, for the server.

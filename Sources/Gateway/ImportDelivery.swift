@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresClient
+import Synchronization
 
 /// Makes one delivery attempt for a pending account: claim it (a lease, so one
 /// replica at a time calls Tencent for it), call upstream outside any
@@ -22,6 +23,8 @@ final class ImportDelivery: Sendable {
     /// This replica's name in `accounts.lease_owner`.
     let owner: String
     let logger: Logger
+    /// Deliveries under way in this replica, so shutdown can let them finish.
+    private let inFlight = Mutex(0)
     /// How long a claim is held before others may take the account over; longer
     /// than the upstream call's total timeout.
     static let leaseSeconds = 30
@@ -85,6 +88,8 @@ final class ImportDelivery: Sendable {
     /// throws: when the outcome cannot be recorded, the lease runs out and the
     /// attempt is made again (Tencent's import is safe to repeat).
     func deliver(_ claim: Claim) async {
+        inFlight.withLock { $0 += 1 }
+        defer { inFlight.withLock { $0 -= 1 } }
         let account = claim.account
         let sent = UpstreamAccount(chatUserID: account.chatUserID, nick: account.nick, faceURL: account.faceURL)
         var log = logger
@@ -123,6 +128,24 @@ final class ImportDelivery: Sendable {
                       metadata: ["error": "\(error)"])
         }
         signals.signal(account.userID)
+    }
+
+    /// For shutdown: waits up to `timeout` for deliveries under way, then gives
+    /// back this replica's remaining leases so other replicas need not wait for them to expire.
+    func drain(timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while inFlight.withLock({ $0 }) > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        let owner = self.owner
+        do {
+            let released = try await pool.query("""
+                UPDATE accounts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = \(owner) AND status = 'pending'
+                """).affectedRows
+            logger.info("released leases", metadata: ["leases.released": "\(released)"])
+        } catch {
+            logger.warning("could not release leases; they expire by themselves", metadata: ["error": "\(error)"])
+        }
     }
 
     private func record(_ decision: DeliveryDecision, sent: UpstreamAccount, for userID: String, event: AuditEvent) async throws {

@@ -62,7 +62,7 @@ final class GatewayHarness: Sendable {
     }
 
     static func start(_ options: Options) async throws -> GatewayHarness {
-        let logger = Logger(label: "test")
+        let logger = TestLogger.make()
         let database = try await TestDatabase.create()
         let pool = database.pool()
 

@@ -33,7 +33,7 @@ struct TestDatabase: Sendable {
         try await database.admin { _ = try $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
         if migrated {
             let pool = database.pool(size: 1)
-            try await Migrator(pool: pool, logger: Logger(label: "test")).migrate(try Migrator.load(from: schemaDirectory))
+            try await Migrator(pool: pool, logger: TestLogger.make()).migrate(try Migrator.load(from: schemaDirectory))
             await pool.close()
         }
         return database
@@ -46,7 +46,7 @@ struct TestDatabase: Sendable {
 
     func pool(size: Int = 4) -> PostgresPool {
         PostgresPool(configuration: PostgresConfiguration(connectionString: url, applicationName: "account-gateway tests"),
-                     size: size, logger: Logger(label: "test.pool"))
+                     size: size, logger: TestLogger.make("test.pool"))
     }
 
     func drop() async {
@@ -54,7 +54,7 @@ struct TestDatabase: Sendable {
     }
 
     private func admin(_ body: @escaping @Sendable (PostgresConnection) throws -> Void) async throws {
-        let pool = PostgresPool(configuration: PostgresConfiguration(connectionString: adminURL), size: 1, logger: Logger(label: "test.admin"))
+        let pool = PostgresPool(configuration: PostgresConfiguration(connectionString: adminURL), size: 1, logger: TestLogger.make("test.admin"))
         defer { Task { await pool.close() } }
         try await pool.withConnection(body)
     }
