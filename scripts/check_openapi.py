@@ -52,7 +52,7 @@ def load_dependencies():
     print(f"openapi-spec-validator or PyYAML missing; installing into {PYLIB.relative_to(ROOT)} ...", file=sys.stderr)
     PYLIB.mkdir(parents=True, exist_ok=True)
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(PYLIB), "openapi-spec-validator", "pyyaml"],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target", str(PYLIB), "openapi-spec-validator", "pyyaml"],
         check=False,
     )
     if result.returncode != 0:
@@ -139,7 +139,7 @@ def contract_problems(spec: dict) -> list[str]:
         wrapper.setdefault("components", components)
         validator = jsonschema.Draft202012Validator(wrapper)
         for error in validator.iter_errors(value):
-            location = "/".join(str(p) for p in error.absolute_path) or "(root)"
+            location = " > ".join(str(p) for p in error.absolute_path) or "(root)"
             problems.append(f"{where}: example does not match its schema at {location}: {error.message}")
 
     def check_content(where: str, content: dict) -> None:
@@ -206,7 +206,7 @@ def main() -> int:
 
     validator = osv.OpenAPIV31SpecValidator(SchemaPath.from_dict(spec, base_uri=args.spec.resolve().as_uri()))
     for error in validator.iter_errors():
-        location = "/".join(str(p) for p in getattr(error, "absolute_path", []) or []) or "(root)"
+        location = " > ".join(str(p) for p in getattr(error, "absolute_path", []) or []) or "(root)"
         failures.append(f"invalid OpenAPI 3.1 at {location}: {getattr(error, 'message', error)}")
 
     # 2. The spec's operations are exactly the router's.

@@ -53,13 +53,13 @@ struct ServeCommand: AsyncParsableCommand {
             "tencent.sdkappid": "\(configuration.sdkAppID)", "gateway.id_strategy": "\(configuration.idStrategy.rawValue)",
         ])
 
-        let worker = Task { await app.runWorker() }
+        let background = Task { await app.runBackgroundTasks() }
         await ShutdownSignal.wait(logger: logger)
         logger.info("shutting down: no new connections, finishing in-flight requests",
                     metadata: ["shutdown.grace_s": "\(shutdownGrace)"])
         await server.stop(gracePeriod: .seconds(shutdownGrace))
-        worker.cancel()
-        await worker.value
+        background.cancel()
+        await background.value
         await app.drain(timeout: .seconds(shutdownGrace))
         await pool.close()
         logger.info("stopped")

@@ -7,6 +7,7 @@ import PostgresClient
 struct AuditLog: Sendable {
     let pool: PostgresPool
     let logger: Logger
+    let metrics: GatewayMetrics
 
     /// Appends inside the caller's transaction. Call it last in the
     /// transaction: it takes the chain's lock until commit.
@@ -23,6 +24,7 @@ struct AuditLog: Sendable {
     /// Appends in a transaction of its own.
     func append(_ event: AuditEvent) async throws {
         try await pool.withConnection { connection in try self.append(event, on: connection) }
+        metrics.auditEvent(action: event.action.rawValue)
     }
 
     /// Appends, logging instead of throwing: for events whose request has

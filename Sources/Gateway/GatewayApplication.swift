@@ -14,21 +14,24 @@ public final class GatewayApplication: Sendable {
     let delivery: ImportDelivery
     let imports: ImportService
     let idempotency: IdempotencyStore
+    public let metrics: GatewayMetrics
 
     /// Bodies of `POST /accounts` are small; the batch route allows more.
     static let maxAccountBodyBytes = 16 * 1024
     public static let maxBodyBytes = 2 * 1024 * 1024
 
     public init(configuration: GatewayConfiguration, pool: PostgresPool, upstream: AccountUpstream,
-                logger: Logger, replicaID: String = GatewayApplication.defaultReplicaID()) {
+                logger: Logger, metrics: GatewayMetrics = GatewayMetrics(),
+                replicaID: String = GatewayApplication.defaultReplicaID()) {
         self.configuration = configuration
+        self.metrics = metrics
         self.pool = pool
         self.logger = logger
         self.callers = CallerStore(pool: pool)
-        self.audit = AuditLog(pool: pool, logger: logger)
+        self.audit = AuditLog(pool: pool, logger: logger, metrics: metrics)
         let signals = OutcomeSignals()
         self.delivery = ImportDelivery(pool: pool, upstream: upstream, policy: DeliveryPolicy(), audit: audit,
-                                       signals: signals, owner: replicaID, logger: logger)
+                                       signals: signals, owner: replicaID, metrics: metrics, logger: logger)
         self.idempotency = IdempotencyStore(pool: pool)
         self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
                                      wait: .milliseconds(configuration.waitMilliseconds))
@@ -43,6 +46,16 @@ public final class GatewayApplication: Sendable {
     /// The background worker that delivers due pending imports; runs until cancelled.
     public func runWorker() async {
         await ImportWorker(delivery: delivery, logger: logger).run()
+    }
+
+    /// Everything `serve` runs besides the HTTP server, until cancelled.
+    public func runBackgroundTasks() async {
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.runWorker() }
+            group.addTask {
+                await Maintenance(pool: self.pool, idempotency: self.idempotency, metrics: self.metrics, logger: self.logger).run()
+            }
+        }
     }
 
     /// For shutdown, after the server stopped and the worker was cancelled:
@@ -73,6 +86,11 @@ public final class GatewayApplication: Sendable {
         router.add("GET", "/", { [self] in await self.root($0) })
         router.add("GET", "/healthz", { _ in Self.json(200, ["status": "ok"]) })
         router.add("GET", "/readyz", { [self] in await self.readyz($0) })
+        router.add("GET", "/metrics", { [self] _ in
+            var headers = HTTPHeaders()
+            headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            return HTTPResponse(status: 200, headers: headers, body: self.metrics.render())
+        })
         router.add("POST", "/accounts", { [self] in await self.protected($0, roles: [.importer], action: .accountImport, self.postAccount) })
         router.add("GET", "/accounts/{user_id}", { [self] in
             await self.protected($0, roles: [.importer, .auditor], action: .accountLookup, self.getAccount)
@@ -99,12 +117,15 @@ public final class GatewayApplication: Sendable {
             response = GatewayError.notFound("No route for \(request.method) \(request.path).").response(requestID: requestID)
         }
         response.headers.set("X-Request-ID", requestID)
+        let duration = ContinuousClock.now - started
+        metrics.httpRequest(route: request.routePattern ?? "unmatched", method: Self.methodLabel(request.method),
+                            status: response.status, duration: duration)
 
         let level: Logger.Level = response.status >= 500 ? .error : (request.path == "/healthz" || request.path == "/readyz" ? .debug : .info)
         logger.log(level: level, "request", metadata: [
             "request_id": "\(requestID)", "http.method": "\(request.method)",
             "http.route": "\(request.routePattern ?? "unmatched")", "http.status": "\(response.status)",
-            "http.duration_ms": "\((ContinuousClock.now - started).milliseconds)",
+            "http.duration_ms": "\(duration.milliseconds)",
         ])
         return response
     }
@@ -160,6 +181,7 @@ public final class GatewayApplication: Sendable {
         if event.latencyMilliseconds == nil { event.latencyMilliseconds = context.elapsedMilliseconds }
         do {
             try await audit.append(event)
+            if event.action == .accountImport { metrics.importOutcome(event.outcome) }
             return response
         } catch {
             context.logger.error("audit event could not be written; answering 503", metadata: [
@@ -167,6 +189,11 @@ public final class GatewayApplication: Sendable {
             ])
             return mapUnexpected(error, context: context)
         }
+    }
+
+    /// Methods as metric labels: the known ones, else OTHER (a label per junk method would grow without bound).
+    static func methodLabel(_ method: String) -> String {
+        ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].contains(method) ? method : "OTHER"
     }
 
     static func outcome(forStatus status: Int) -> String {

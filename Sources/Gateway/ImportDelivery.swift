@@ -29,8 +29,11 @@ final class ImportDelivery: Sendable {
     /// than the upstream call's total timeout.
     static let leaseSeconds = 30
 
+    let metrics: GatewayMetrics
+
     init(pool: PostgresPool, upstream: AccountUpstream, policy: DeliveryPolicy, audit: AuditLog,
-         signals: OutcomeSignals, owner: String, logger: Logger) {
+         signals: OutcomeSignals, owner: String, metrics: GatewayMetrics, logger: Logger) {
+        self.metrics = metrics
         self.pool = pool
         self.upstream = upstream
         self.policy = policy
@@ -99,6 +102,7 @@ final class ImportDelivery: Sendable {
 
         let reply = await upstream.importAccount(sent, updatingProfile: account.upstreamExists)
         let decision = policy.decide(reply.result, attempt: account.attempts)
+        metrics.upstreamCall(api: reply.api.rawValue, errorCode: reply.result.metricLabel, duration: reply.latency)
         let event = AuditEvent(
             requestID: claim.requestID, caller: claim.caller,
             action: reply.api == .accountImport ? .upstreamAccountImport : .upstreamMultiaccountImport,
@@ -108,12 +112,16 @@ final class ImportDelivery: Sendable {
 
         switch decision {
         case .imported:
+            metrics.setMisconfigured(false)
             log.debug("upstream import succeeded", metadata: ["upstream.api": "\(reply.api.rawValue)"])
         case .rejected(let code, let info):
             log.warning("upstream rejected the import for good",
                         metadata: ["upstream.error_code": "\(code)", "upstream.error_info": "\(info)"])
         case .retry(let delay, let reason, _, let info):
-            let level: Logger.Level = reason == .misconfiguration || reason == .lockout || reason == .gatewayBug ? .error : .warning
+            let needsOperator = reason == .misconfiguration || reason == .lockout || reason == .gatewayBug
+            if needsOperator { metrics.upstreamAlert(reason: reason.rawValue) }
+            if reason == .misconfiguration { metrics.setMisconfigured(true) }
+            let level: Logger.Level = needsOperator ? .error : .warning
             log.log(level: level, "upstream import will be retried", metadata: [
                 "upstream.error_code": "\(reply.result.tencentCode.map(String.init) ?? "none")",
                 "upstream.error_info": "\(info)", "retry.reason": "\(reason.rawValue)",
@@ -123,6 +131,7 @@ final class ImportDelivery: Sendable {
 
         do {
             try await record(decision, sent: sent, for: account.userID, event: event)
+            metrics.auditEvent(action: event.action.rawValue)
         } catch {
             log.error("could not record the upstream outcome; the lease will expire and the import be retried",
                       metadata: ["error": "\(error)"])
@@ -196,6 +205,14 @@ final class ImportDelivery: Sendable {
 }
 
 extension UpstreamReply.Result {
+    var metricLabel: String {
+        switch self {
+        case .ok: "0"
+        case .tencent(let code, _): String(code)
+        case .transport: "transport"
+        }
+    }
+
     var tencentCode: Int? {
         if case .tencent(let code, _) = self { return code }
         return nil

@@ -219,3 +219,33 @@ struct OutageUpstream: AccountUpstream {
         return await wrapped.importAccount(account, updatingProfile: updatingProfile)
     }
 }
+
+@Suite struct MetricsRouteTests {
+    @Test func metricsUseRoutePatternsAndCountWhatHappened() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.postAccount(#"{"user_id":"metric_user"}"#).status == 201)
+            #expect(try await h.request("GET", "/accounts/metric_user", token: h.auditorToken).status == 200)
+            #expect(try await h.request("GET", "/accounts/someone_secret", token: nil).status == 401)
+            let response = try await h.request("GET", "/metrics", token: nil)
+            #expect(response.status == 200)
+            #expect(response.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
+            let text = String(decoding: response.body, as: UTF8.self)
+            for line in [
+                #"gateway_http_requests_total{route="/accounts",method="POST",status="201"} 1"#,
+                #"gateway_http_requests_total{route="/accounts/{user_id}",method="GET",status="200"} 1"#,
+                #"gateway_imports_total{outcome="imported"} 1"#,
+                #"gateway_upstream_requests_total{api="account_import",error_code="0"} 1"#,
+                #"gateway_audit_events_total{action="auth.denied"} 1"#,
+                #"gateway_audit_events_total{action="upstream.account_import"} 1"#,
+            ] {
+                #expect(text.contains(line), "missing: \(line)")
+            }
+            for family in ["gateway_http_request_duration_seconds_bucket", "gateway_upstream_duration_seconds_bucket",
+                           "gateway_pending_imports"] {
+                #expect(text.contains(family), "missing family \(family)")
+            }
+            #expect(!text.contains("metric_user") && !text.contains("someone_secret"), "no raw paths or IDs in labels")
+            #expect(!text.contains(GatewayHarness.secretKey))
+        }
+    }
+}

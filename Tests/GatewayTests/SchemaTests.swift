@@ -35,7 +35,7 @@ import Testing
     @Test func auditTrailIsAppendOnlyForTheServiceRole() async throws {
         let database = try await TestDatabase.create()
         let pool = database.pool(size: 1)
-        let audit = AuditLog(pool: pool, logger: TestLogger.make())
+        let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
         try await audit.append(AuditEvent(requestID: "r1", caller: "c", action: .accountImport, userID: "u", outcome: "imported"))
         for statement in ["UPDATE audit_events SET outcome = 'forged'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
             await #expect(throws: PostgresError.self, "\(statement) must be refused") {
@@ -50,7 +50,7 @@ import Testing
     @Test func chainHashesMatchTheSwiftCanonicalForm() async throws {
         let database = try await TestDatabase.create()
         let pool = database.pool(size: 2)
-        let audit = AuditLog(pool: pool, logger: TestLogger.make())
+        let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
         let events = [
             AuditEvent(requestID: "r|1", caller: "svc", action: .accountImport, userID: "ü|ser", chatUserID: "x",
                        outcome: "imported", httpStatus: 201, attempt: 1, latencyMilliseconds: 12, idempotencyKey: "k"),

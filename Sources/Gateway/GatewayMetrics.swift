@@ -1,0 +1,95 @@
+import Prometheus
+
+/// What ops dashboards watch (CONTRACT.md's list), on a registry of our own:
+/// `main` and tests each make one; nothing global is bootstrapped.
+/// Labels carry route patterns and codes, never raw paths, IDs or secrets.
+public final class GatewayMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+
+    static let latencyBuckets: [Duration] = [
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+    static let waitBuckets: [Duration] = [
+        .milliseconds(1), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(3), .seconds(5), .seconds(10),
+    ]
+
+    private let pending: Gauge
+    private let misconfigured: Gauge
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        pending = registry.makeGauge(descriptor: Self.name("pending_imports", "", "Accounts accepted but not yet confirmed by Tencent."))
+        misconfigured = registry.makeGauge(descriptor: Self.name(
+            "upstream_misconfigured", "", "1 while Tencent answers with misconfiguration codes (key, app, region, admin): operators must act."))
+    }
+
+    private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(namespace: "gateway", metricName: metric, unitName: unit, helpText: help)
+    }
+
+    func httpRequest(route: String, method: String, status: Int, duration: Duration) {
+        registry.makeCounter(
+            descriptor: Self.name("http_requests", "total", "HTTP requests by route pattern, method and status."),
+            labels: [("route", route), ("method", method), ("status", String(status))]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.name("http_request_duration", "seconds", "HTTP request duration by route pattern."),
+            labels: [("route", route)], buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    func importOutcome(_ outcome: String) {
+        registry.makeCounter(
+            descriptor: Self.name("imports", "total", "POST /accounts answers by outcome (imported, already_imported, updated, pending, rejected, ...)."),
+            labels: [("outcome", outcome)]
+        ).increment()
+    }
+
+    func upstreamCall(api: String, errorCode: String, duration: Duration) {
+        registry.makeCounter(
+            descriptor: Self.name("upstream_requests", "total", "Calls to Tencent by API and ErrorCode (0 = success, 'transport' = no answer)."),
+            labels: [("api", api), ("error_code", errorCode)]
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: Self.name("upstream_duration", "seconds", "Duration of calls to Tencent by API."),
+            labels: [("api", api)], buckets: Self.latencyBuckets
+        ).record(duration)
+    }
+
+    /// Raised when retrying cannot help (misconfiguration, 70050 lockout, 60002/60003).
+    func upstreamAlert(reason: String) {
+        registry.makeCounter(
+            descriptor: Self.name("upstream_alerts", "total", "Upstream answers that need an operator, by reason."),
+            labels: [("reason", reason)]
+        ).increment()
+    }
+
+    func setMisconfigured(_ value: Bool) {
+        misconfigured.set(to: value ? 1.0 : 0.0)
+    }
+
+    func rateLimitWait(_ duration: Duration, api: String) {
+        registry.makeDurationHistogram(
+            descriptor: Self.name("rate_limit_wait", "seconds", "Time spent waiting for the central rate limit before an upstream call."),
+            labels: [("api", api)], buckets: Self.waitBuckets
+        ).record(duration)
+    }
+
+    func setPendingImports(_ count: Int) {
+        pending.set(to: Double(count))
+    }
+
+    func auditEvent(action: String) {
+        registry.makeCounter(
+            descriptor: Self.name("audit_events", "total", "Audit events written, by action."),
+            labels: [("action", action)]
+        ).increment()
+    }
+
+    /// Prometheus text format 0.0.4.
+    public func render() -> [UInt8] {
+        registry.emitToBuffer()
+    }
+}
