@@ -23,6 +23,7 @@ run: build
 # The whole suite against a real PostgreSQL: unit + integration tests, then an
 # end-to-end run of the built binary (sandbox + serve + curl).
 test: deps
+	python3 scripts/check_openapi.py
 	DATABASE_URL="$$($(PG) url account_gateway_test)" $(SWIFT) test
 	$(SWIFT) build --product account-gateway
 	scripts/e2e.sh

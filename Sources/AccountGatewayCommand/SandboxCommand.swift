@@ -29,6 +29,9 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("lost-response-rate"), help: "Fraction (0–1) of calls that take effect but answer HTTP 504, as a timeout would.")
     var lostResponseRate: Double = 0
 
+    @Option(name: .customLong("drop-rate"), help: "Fraction (0–1) of calls that take effect but drop the connection unanswered.")
+    var dropRate: Double = 0
+
     @Option(name: .customLong("latency-ms"), help: "Extra latency per call: N or MIN-MAX milliseconds.")
     var latency: String?
 
@@ -60,7 +63,7 @@ struct SandboxCommand: AsyncParsableCommand {
         } else {
             throw ValidationError("TENCENT_SECRET_KEY_FILE or TENCENT_SECRET_KEY must be set")
         }
-        for (name, rate) in [("--error-rate", errorRate), ("--http502-rate", http502Rate), ("--lost-response-rate", lostResponseRate)]
+        for (name, rate) in [("--error-rate", errorRate), ("--http502-rate", http502Rate), ("--lost-response-rate", lostResponseRate), ("--drop-rate", dropRate)]
         where !(0...1).contains(rate) {
             throw ValidationError("\(name) must be between 0 and 1")
         }
@@ -76,6 +79,7 @@ struct SandboxCommand: AsyncParsableCommand {
         }
         configuration.http502Rate = http502Rate
         configuration.lostResponseRate = lostResponseRate
+        configuration.dropRate = dropRate
         configuration.accountQuota = accountQuota
         if let latency { configuration.latency = try Self.parseLatency(latency) }
 

@@ -9,7 +9,7 @@ extension GatewayApplication {
             "service": "account-gateway",
             "description": "Registers app users with Tencent Cloud Chat (account_import) under a central rate limit.",
             "health": "/healthz", "readiness": "/readyz", "metrics": "/metrics",
-            "accounts": "/accounts", "audit": "/audit",
+            "accounts": "/accounts",
         ])
     }
 
@@ -18,8 +18,9 @@ extension GatewayApplication {
         let requestID = request.headers["X-Request-ID"] ?? ""
         do {
             let version = try await pool.withConnection { try Migrator.currentVersion(on: $0) }
-            guard version == Migrator.expectedVersion else {
-                let detail = "Schema version is \(version); this build expects \(Migrator.expectedVersion). Run `account-gateway migrate`."
+            // Newer is fine: migrations only add, so a release keeps working while the next one migrates.
+            guard version >= Migrator.expectedVersion else {
+                let detail = "Schema version is \(version); this build needs \(Migrator.expectedVersion). Run `account-gateway migrate`."
                 return GatewayError.notReady(detail).response(requestID: requestID)
             }
             return Self.json(200, ["status": "ready", "schema_version": String(version)])

@@ -50,7 +50,8 @@ extension GatewayError {
             ("idempotency-key-reused", "Idempotency-Key reused", "This Idempotency-Key was already used with a different request body.")
         case .tooManyRequests(let detail, _): ("too-many-requests", "Too many requests", detail)
         case .databaseUnavailable:
-            ("database-unavailable", "Database unavailable", "The database cannot be reached; nothing was stored. Retry later.")
+            ("database-unavailable", "Database unavailable",
+             "The database cannot be reached. Retry later: repeating an import is safe.")
         case .notReady(let detail): ("not-ready", "Not ready", detail)
         case .internalError:
             ("internal-error", "Internal server error", "An unexpected error occurred; it has been logged with this request_id.")

@@ -13,6 +13,9 @@ struct HTTPConnection: Sendable {
     let registry: ConnectionRegistry
     let logger: Logger
 
+    /// The handler asked to drop the connection unanswered.
+    private struct AbortedByHandler: Error {}
+
     private static let continueResponse = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     /// Where the connection is between two requests; it picks the deadline.
@@ -55,6 +58,7 @@ struct HTTPConnection: Sendable {
         var request = request
         request.remoteAddress = remoteAddress
         let response = await handler(request)
+        if response.abortsConnection { throw AbortedByHandler() }
         let keepAlive = Self.wantsKeepAlive(request) && !response.requestsClose
             && !registry.isStopping && !Task.isCancelled
         let connection: String? = keepAlive ? (request.version == "HTTP/1.0" ? "keep-alive" : nil) : "close"

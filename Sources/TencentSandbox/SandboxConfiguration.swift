@@ -19,6 +19,8 @@ public struct SandboxConfiguration: Sendable {
     public var lostResponseRate: Double = 0
     /// Share of admitted calls answered HTTP 502 (an edge failure), without doing the work.
     public var http502Rate: Double = 0
+    /// Share of calls that do the work and then drop the connection unanswered.
+    public var dropRate: Double = 0
     /// Time taken before each `/v4` answer.
     public var latency: SandboxLatency = .none
 
@@ -35,6 +37,11 @@ public struct SandboxConfiguration: Sendable {
     public init(sdkAppID: Int, secretKey: String) {
         self.sdkAppID = sdkAppID
         self.secretKey = secretKey
+    }
+
+    /// The fault knobs the sandbox starts with.
+    public var faults: SandboxFaults {
+        SandboxFaults(errorRate: errorRate, http502Rate: http502Rate, lostResponseRate: lostResponseRate, dropRate: dropRate)
     }
 
     public func rate(for api: SandboxAPI) -> Int {

@@ -23,10 +23,12 @@ import TencentChat
 /// | Nick or FaceUrl over 500 bytes (account_import) | 40601 |
 /// | new account beyond `accountQuota` | 70398 |
 /// | injected after the work (`lostResponseRate`) | from `errorCodes` |
+/// | injected after the work (`dropRate`) | no answer: the connection is closed |
 extension SandboxService {
     private enum Outcome {
         case answer(TencentAnswer, injected: Bool)
         case http502
+        case drop
     }
 
     func handleTencent(_ request: HTTPRequest) async -> HTTPResponse {
@@ -35,6 +37,10 @@ extension SandboxService {
 
         let outcome = process(request, at: now())
         switch outcome {
+        case .drop:
+            state.withLock { $0.stats.droppedConnections += 1 }
+            logger.debug("sandbox dropped the connection", metadata: ["sandbox.path": "\(request.path)"])
+            return .abortedConnection
         case .http502:
             state.withLock { $0.stats.http502 += 1 }
             logger.debug("sandbox answered HTTP 502", metadata: ["sandbox.path": "\(request.path)"])
@@ -68,18 +74,19 @@ extension SandboxService {
             try admit(api, at: time)
 
             let fault = state.withLock { state -> Outcome? in
-                if state.roll(configuration.http502Rate) { return .http502 }
-                if state.roll(configuration.errorRate) { return .answer(injectedError(using: &state), injected: true) }
+                if state.roll(state.faults.http502Rate) { return .http502 }
+                if state.roll(state.faults.errorRate) { return .answer(injectedError(using: &state), injected: true) }
                 return nil
             }
             if let fault { return fault }
 
             let body = try parseBody(request.body)
             let answer = try perform(api, body: body, at: date)
-            let lost = state.withLock { state -> TencentAnswer? in
-                state.roll(configuration.lostResponseRate) ? injectedError(using: &state) : nil
+            let lost = state.withLock { state -> Outcome? in
+                if state.roll(state.faults.dropRate) { return .drop }
+                return state.roll(state.faults.lostResponseRate) ? .answer(injectedError(using: &state), injected: true) : nil
             }
-            if let lost { return .answer(lost, injected: true) }
+            if let lost { return lost }
             return .answer(answer, injected: false)
         } catch {
             return .answer(.fail(error), injected: false)

@@ -25,7 +25,7 @@ public final class SandboxService: Sendable {
         self.logger = logger
         self.now = now
         self.sleep = sleep
-        self.state = Mutex(SandboxState(random: random))
+        self.state = Mutex(SandboxState(random: random, faults: configuration.faults))
     }
 
     public var handler: HTTPHandler {
@@ -59,8 +59,23 @@ public final class SandboxService: Sendable {
     /// Forgets accounts, counters, windows and lockouts (not the random sequence).
     public func reset() {
         state.withLock { state in
-            state = SandboxState(random: state.random)
+            state = SandboxState(random: state.random, faults: state.faults)
         }
+    }
+
+    /// The fault knobs now in force.
+    public var faults: SandboxFaults {
+        state.withLock { $0.faults }
+    }
+
+    /// Changes the fault knobs at once, e.g. to stop faults and let a backlog drain.
+    public func setFaults(_ faults: SandboxFaults) {
+        precondition(faults.isValid, "fault rates must be within 0...1")
+        state.withLock { $0.faults = faults }
+        logger.info("sandbox faults changed", metadata: [
+            "sandbox.error_rate": "\(faults.errorRate)", "sandbox.http502_rate": "\(faults.http502Rate)",
+            "sandbox.lost_response_rate": "\(faults.lostResponseRate)", "sandbox.drop_rate": "\(faults.dropRate)",
+        ])
     }
 
     private func handleInspection(_ request: HTTPRequest) -> HTTPResponse {
@@ -69,6 +84,19 @@ public final class SandboxService: Sendable {
         case "/sandbox/stats":
             guard request.method == "GET" else { return Self.methodNotAllowed("GET") }
             return Self.json(status: 200, stats())
+        case "/sandbox/faults":
+            switch request.method {
+            case "GET":
+                return Self.json(status: 200, faults)
+            case "PUT":
+                guard let faults = try? JSONDecoder().decode(SandboxFaults.self, from: Data(request.body)), faults.isValid else {
+                    return Self.json(status: 400, ["error": "expected {error_rate, http502_rate, lost_response_rate, drop_rate}, each 0...1"])
+                }
+                setFaults(faults)
+                return Self.json(status: 200, faults)
+            default:
+                return Self.methodNotAllowed("GET, PUT")
+            }
         case "/sandbox/reset":
             guard request.method == "POST" else { return Self.methodNotAllowed("POST") }
             reset()

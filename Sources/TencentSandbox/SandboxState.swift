@@ -12,9 +12,11 @@ struct SandboxState {
     /// Failed UserSig checks per identifier.
     var signatureFailures: [String: SlidingWindow] = [:]
     var lockedUntil: [String: Double] = [:]
+    var faults: SandboxFaults
 
-    init(random: any RandomNumberGenerator & Sendable) {
+    init(random: any RandomNumberGenerator & Sendable, faults: SandboxFaults) {
         self.random = random
+        self.faults = faults
     }
 
     /// Uniform in `0 ..< 1`.

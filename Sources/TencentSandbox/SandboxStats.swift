@@ -6,6 +6,8 @@ public struct SandboxStats: Sendable, Equatable, Codable {
     public var answers: [Int: Int] = [:]
     /// Injected HTTP 502 answers.
     public var http502: Int = 0
+    /// Connections dropped unanswered after the work (`dropRate`).
+    public var droppedConnections: Int = 0
     /// Answers whose error was injected (`errorRate` and `lostResponseRate`).
     public var injectedErrors: Int = 0
     /// Most requests to each API seen within any sliding 1-second window.
@@ -21,6 +23,7 @@ public struct SandboxStats: Sendable, Equatable, Codable {
         case calls
         case answers
         case http502 = "http_502"
+        case droppedConnections = "dropped_connections"
         case injectedErrors = "injected_errors"
         case maxCallsPerSecond = "max_calls_per_second"
         case duplicateImports = "duplicate_imports"
