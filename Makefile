@@ -4,7 +4,7 @@ SWIFT ?= swift
 PG := scripts/localpg.sh
 BIN := .build/debug/account-gateway
 
-.PHONY: all build run test unit e2e bench deps pg pg-stop clean
+.PHONY: all build run test e2e faults bench deps pg pg-stop clean
 
 all: build
 
@@ -27,9 +27,14 @@ test: deps
 	DATABASE_URL="$$($(PG) url account_gateway_test)" $(SWIFT) test
 	$(SWIFT) build --product account-gateway
 	scripts/e2e.sh
+	python3 scripts/fault_suite.py
 
 e2e: build
 	scripts/e2e.sh
+
+# Nothing lost under faults: 3 replicas, transient errors, 502s, dropped connections, SIGKILL, a PostgreSQL restart.
+faults: build
+	python3 scripts/fault_suite.py
 
 pg-stop:
 	@$(PG) stop

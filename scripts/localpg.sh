@@ -3,6 +3,7 @@
 #
 #   scripts/localpg.sh start   install what is missing, initdb once, start, create role and databases
 #   scripts/localpg.sh stop    stop the server (data stays until `make clean`)
+#   scripts/localpg.sh restart restart it at once (the fault suite's database outage)
 #   scripts/localpg.sh url DB  print the DATABASE_URL for database DB
 #
 # initdb refuses to run as root, so as root the server runs as the `postgres`
@@ -111,10 +112,18 @@ stop() {
     "${run_as[@]}" "$bindir/pg_ctl" -D "$dir" -m fast stop >/dev/null 2>&1 || true
 }
 
+restart() {
+    bindir=$(find_bindir)
+    setup_user
+    local dir; dir=$(readlink -f "$link")
+    "${run_as[@]}" "$bindir/pg_ctl" -D "$dir" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
+    restart) restart ;;
     url) echo "postgresql://$role@127.0.0.1:$port/${2:-account_gateway}" ;;
     psql) bindir=$(find_bindir); shift; setup_user; psql_admin "$@" ;;
-    *) echo "usage: $0 start|stop|url [DB]|psql [ARGS]" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart|url [DB]|psql [ARGS]" >&2; exit 2 ;;
 esac

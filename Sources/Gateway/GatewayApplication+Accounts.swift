@@ -59,7 +59,12 @@ extension GatewayApplication {
         }
         do {
             let result = try await importAccount(input, caller: caller, context: context, event: event)
-            try await idempotency.finish(caller: caller, key: key, status: result.response.status, body: result.response.body)
+            do {
+                try await idempotency.finish(caller: caller, key: key, status: result.response.status, body: result.response.body)
+            } catch {
+                // The answer stands; the key stays held until it expires, then a retry is processed again.
+                context.logger.warning("could not store the idempotent answer", metadata: ["error": "\(error)"])
+            }
             return result
         } catch {
             // Reopen the key so a retry of the same request is processed again.
@@ -81,12 +86,13 @@ extension GatewayApplication {
         }
         if outcome.kind == .rejected, let error = outcome.account.lastError {
             let rejection = GatewayError.rejectedByTencent(code: error.code, info: error.info)
-            return RouteResult(response: rejection.response(requestID: context.requestID), event: event)
+            return RouteResult(response: rejection.response(requestID: context.requestID), event: event, committed: true)
         }
         var headers = HTTPHeaders()
         headers.set("Location", Self.location(of: outcome.account.userID))
         if outcome.kind == .pending { headers.set("Retry-After", "5") }
-        return RouteResult(response: Self.json(outcome.httpStatus, outcome.account, headers: headers), event: event)
+        return RouteResult(response: Self.json(outcome.httpStatus, outcome.account, headers: headers), event: event,
+                           committed: outcome.kind != .alreadyImported)
     }
 
     static func location(of userID: String) -> String {

@@ -34,7 +34,7 @@ public final class GatewayApplication: Sendable {
                                        signals: signals, owner: replicaID, metrics: metrics, logger: logger)
         self.idempotency = IdempotencyStore(pool: pool)
         self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
-                                     wait: .milliseconds(configuration.waitMilliseconds))
+                                     wait: .milliseconds(configuration.waitMilliseconds), logger: logger)
     }
 
     /// host:pid:random — unique per process, readable in `accounts.lease_owner`.
@@ -136,6 +136,10 @@ public final class GatewayApplication: Sendable {
     struct RouteResult: Sendable {
         var response: HTTPResponse
         var event: AuditEvent?
+        /// The request changed stored state (e.g. an accepted import): its answer
+        /// must go out even if its audit event cannot be written, since a 503
+        /// would tell the caller nothing happened.
+        var committed = false
     }
 
     /// Authenticates, checks the role, runs the handler, maps its errors, and
@@ -164,7 +168,7 @@ public final class GatewayApplication: Sendable {
 
         do {
             let result = try await handler(request, context)
-            return await finish(result.response, event: result.event, context: context)
+            return await finish(result.response, event: result.event, context: context, committed: result.committed)
         } catch {
             let response = mapUnexpected(error, context: context)
             let event = AuditEvent(requestID: requestID, caller: context.caller?.name, action: action,
@@ -175,20 +179,42 @@ public final class GatewayApplication: Sendable {
         }
     }
 
-    /// Writes the audit event before answering: no answer goes out without its record.
-    private func finish(_ response: HTTPResponse, event: AuditEvent?, context: RequestContext) async -> HTTPResponse {
+    /// Writes the audit event before answering: no answer goes out without its
+    /// record, except a committed change's (see `RouteResult.committed`).
+    private func finish(_ response: HTTPResponse, event: AuditEvent?, context: RequestContext, committed: Bool = false) async -> HTTPResponse {
         guard var event else { return response }
         if event.latencyMilliseconds == nil { event.latencyMilliseconds = context.elapsedMilliseconds }
-        do {
-            try await audit.append(event)
-            if event.action == .accountImport { metrics.importOutcome(event.outcome) }
-            return response
-        } catch {
-            context.logger.error("audit event could not be written; answering 503", metadata: [
-                "audit.action": "\(event.action.rawValue)", "error": "\(error)",
-            ])
-            return mapUnexpected(error, context: context)
+        // A database restart takes about a second: ride it out before giving up.
+        var delay = Duration.milliseconds(100)
+        for attempt in 1...5 {
+            do {
+                try await audit.append(event)
+                if event.action == .accountImport { metrics.importOutcome(event.outcome) }
+                return response
+            } catch {
+                if attempt == 5 || !Self.isTransientDatabaseError(error) {
+                    metrics.auditWriteFailure(action: event.action.rawValue)
+                    if committed {
+                        context.logger.error("audit event lost: the change is committed, so it is answered anyway", metadata: [
+                            "audit.action": "\(event.action.rawValue)", "http.status": "\(response.status)", "error": "\(error)",
+                        ])
+                        return response
+                    }
+                    context.logger.error("audit event could not be written; answering 503", metadata: [
+                        "audit.action": "\(event.action.rawValue)", "error": "\(error)",
+                    ])
+                    return mapUnexpected(error, context: context)
+                }
+                try? await Task.sleep(for: delay)
+                delay *= 2
+            }
         }
+        return response
+    }
+
+    static func isTransientDatabaseError(_ error: Error) -> Bool {
+        guard let error = error as? PostgresError else { return false }
+        return error.isConnectionProblem || error.kind == .poolTimeout
     }
 
     /// Methods as metric labels: the known ones, else OTHER (a label per junk method would grow without bound).

@@ -88,6 +88,13 @@ public final class GatewayMetrics: Sendable {
         ).increment()
     }
 
+    func auditWriteFailure(action: String) {
+        registry.makeCounter(
+            descriptor: Self.name("audit_write_failures", "total", "Audit events that could not be written, by action."),
+            labels: [("action", action)]
+        ).increment()
+    }
+
     /// Prometheus text format 0.0.4.
     public func render() -> [UInt8] {
         registry.emitToBuffer()

@@ -7,14 +7,16 @@ import PostgresClient
 final class ImportService: Sendable {
     let pool: PostgresPool
     let delivery: ImportDelivery
+    let logger: Logger
     let signals: OutcomeSignals
     let wait: Duration
     /// How often a waiting request looks at the row, to see other replicas' outcomes.
     let pollInterval: Duration
 
     init(pool: PostgresPool, delivery: ImportDelivery, signals: OutcomeSignals, wait: Duration,
-         pollInterval: Duration = .milliseconds(200)) {
+         pollInterval: Duration = .milliseconds(200), logger: Logger) {
         self.pool = pool
+        self.logger = logger
         self.delivery = delivery
         self.signals = signals
         self.wait = wait
@@ -61,7 +63,16 @@ final class ImportService: Sendable {
         case .unchanged(let account):
             return Outcome(kind: .alreadyImported, account: account)
         case .queued(let account, let wasImported):
-            let final = try await awaitResolution(of: account.userID, deadline: .now + wait)
+            let final: Account
+            do {
+                final = try await awaitResolution(of: account.userID, deadline: .now + wait)
+            } catch {
+                // The intent is committed: whatever fails now, the worker finishes the import.
+                logger.warning("cannot follow the import; answering pending", metadata: [
+                    "request_id": "\(requestID)", "account.user_id": "\(account.userID)", "error": "\(error)",
+                ])
+                return Outcome(kind: .pending, account: account)
+            }
             switch final.status {
             case .imported: return Outcome(kind: wasImported ? .updated : .imported, account: final)
             case .failed: return Outcome(kind: .rejected, account: final)
