@@ -37,12 +37,16 @@ struct ServeCommand: AsyncParsableCommand {
         let pool = PostgresPool(
             configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway"),
             size: poolSize, logger: logger)
+        let limiterPool = PostgresPool(
+            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway limiter"),
+            size: 2, logger: logger)
         let client = TencentClient(
             endpoint: endpoint,
             signature: AdminSignature(sdkAppID: configuration.sdkAppID, identifier: configuration.adminIdentifier,
                                       secretKey: configuration.secretKey),
             transport: URLSessionTransport(), logger: logger)
-        let app = GatewayApplication(configuration: configuration, pool: pool, upstream: TencentUpstream(client: client), logger: logger)
+        let app = GatewayApplication(configuration: configuration, pool: pool, upstream: TencentUpstream(client: client), logger: logger,
+                                     limiterPool: limiterPool)
 
         var serverConfiguration = HTTPServer.Configuration(address: address, errorResponder: GatewayApplication.serverErrorResponder)
         serverConfiguration.maxBodyBytes = GatewayApplication.maxBodyBytes
@@ -62,6 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
         await background.value
         await app.drain(timeout: .seconds(shutdownGrace))
         await pool.close()
+        await limiterPool.close()
         logger.info("stopped")
     }
 }

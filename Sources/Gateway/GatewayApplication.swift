@@ -20,8 +20,10 @@ public final class GatewayApplication: Sendable {
     static let maxAccountBodyBytes = 16 * 1024
     public static let maxBodyBytes = 2 * 1024 * 1024
 
+    /// `limiterPool`: connections of their own for the central rate limit, so
+    /// its round trips never queue behind request queries (default: `pool`).
     public init(configuration: GatewayConfiguration, pool: PostgresPool, upstream: AccountUpstream,
-                logger: Logger, metrics: GatewayMetrics = GatewayMetrics(),
+                logger: Logger, metrics: GatewayMetrics = GatewayMetrics(), limiterPool: PostgresPool? = nil,
                 replicaID: String = GatewayApplication.defaultReplicaID()) {
         self.configuration = configuration
         self.metrics = metrics
@@ -30,8 +32,14 @@ public final class GatewayApplication: Sendable {
         self.callers = CallerStore(pool: pool)
         self.audit = AuditLog(pool: pool, logger: logger, metrics: metrics)
         let signals = OutcomeSignals()
-        self.delivery = ImportDelivery(pool: pool, upstream: upstream, policy: DeliveryPolicy(), audit: audit,
-                                       signals: signals, owner: replicaID, metrics: metrics, logger: logger)
+        let limitStore = PostgresRateLimitStore(pool: limiterPool ?? pool)
+        self.delivery = ImportDelivery(
+            pool: pool, upstream: upstream, policy: DeliveryPolicy(), audit: audit, signals: signals, owner: replicaID,
+            metrics: metrics, logger: logger,
+            importLimiter: RateLimiter(api: UpstreamReply.API.accountImport.rawValue, configuredRate: configuration.importRate,
+                                       store: limitStore, metrics: metrics, logger: logger),
+            batchLimiter: RateLimiter(api: UpstreamReply.API.multiaccountImport.rawValue, configuredRate: configuration.batchRate,
+                                      store: limitStore, metrics: metrics, logger: logger))
         self.idempotency = IdempotencyStore(pool: pool)
         self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
                                      wait: .milliseconds(configuration.waitMilliseconds), logger: logger)

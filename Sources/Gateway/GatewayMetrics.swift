@@ -100,3 +100,42 @@ public final class GatewayMetrics: Sendable {
         registry.emitToBuffer()
     }
 }
+
+extension GatewayMetrics {
+    func rateLimitBudget(api: String, callsPerSecond: Double) {
+        registry.makeGauge(
+            descriptor: Self.name("rate_limit_target", "calls_per_second", "Calls per second the central limit aims at for this API, all replicas together."),
+            labels: [("api", api)]
+        ).set(to: callsPerSecond)
+        // Present from the start, so dashboards see the series before the first call.
+        _ = registry.makeDurationHistogram(
+            descriptor: Self.name("rate_limit_wait", "seconds", "Time spent waiting for the central rate limit before an upstream call."),
+            labels: [("api", api)], buckets: Self.waitBuckets)
+    }
+
+    func rateLimitReservation(api: String, granted: Int, factor: Double, reservedAhead: Duration) {
+        registry.makeCounter(
+            descriptor: Self.name("rate_limit_reservations", "total", "Database round trips to the central rate limit."),
+            labels: [("api", api)]
+        ).increment()
+        registry.makeCounter(
+            descriptor: Self.name("rate_limit_slots", "total", "Call slots granted by the central rate limit to this replica."),
+            labels: [("api", api)]
+        ).increment(by: Int64(granted))
+        registry.makeGauge(
+            descriptor: Self.name("rate_limit_factor", "ratio", "Share of the configured rate in force (below 1 after Tencent answered 'too fast')."),
+            labels: [("api", api)]
+        ).set(to: factor)
+        registry.makeGauge(
+            descriptor: Self.name("rate_limit_reserved_ahead", "seconds", "How far ahead the shared budget is reserved: the queue before a new call."),
+            labels: [("api", api)]
+        ).set(to: reservedAhead.seconds)
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+}

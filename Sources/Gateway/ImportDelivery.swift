@@ -30,10 +30,16 @@ final class ImportDelivery: Sendable {
     static let leaseSeconds = 30
 
     let metrics: GatewayMetrics
+    /// The central budget, per upstream API.
+    let importLimiter: RateLimiter
+    let batchLimiter: RateLimiter
 
     init(pool: PostgresPool, upstream: AccountUpstream, policy: DeliveryPolicy, audit: AuditLog,
-         signals: OutcomeSignals, owner: String, metrics: GatewayMetrics, logger: Logger) {
+         signals: OutcomeSignals, owner: String, metrics: GatewayMetrics, logger: Logger,
+         importLimiter: RateLimiter, batchLimiter: RateLimiter) {
         self.metrics = metrics
+        self.importLimiter = importLimiter
+        self.batchLimiter = batchLimiter
         self.pool = pool
         self.upstream = upstream
         self.policy = policy
@@ -87,12 +93,41 @@ final class ImportDelivery: Sendable {
         }
     }
 
-    /// Calls Tencent for a claimed account and records what happened. Never
-    /// throws: when the outcome cannot be recorded, the lease runs out and the
-    /// attempt is made again (Tencent's import is safe to repeat).
-    func deliver(_ claim: Claim) async {
+    /// Waits for a slot of the central budget until `permitDeadline`, calls
+    /// Tencent for a claimed account and records what happened. Never throws:
+    /// when the outcome cannot be recorded, the lease runs out and the attempt
+    /// is made again (Tencent's import is safe to repeat). Without a slot the
+    /// claim is given back, not counted as an attempt, and due again when
+    /// budget is expected to be free.
+    func deliver(_ claim: Claim, permitDeadline: ContinuousClock.Instant) async {
         inFlight.withLock { $0 += 1 }
         defer { inFlight.withLock { $0 -= 1 } }
+        let limiter = claim.account.upstreamExists ? batchLimiter : importLimiter
+        let grant = await limiter.acquire(deadline: permitDeadline)
+        guard grant.permitted else {
+            await giveBack(claim, dueIn: grant.retryAfter)
+            return
+        }
+        await call(claim, limiter: limiter)
+    }
+
+    private func giveBack(_ claim: Claim, dueIn delay: Duration) async {
+        let owner = self.owner
+        let userID = claim.account.userID
+        do {
+            _ = try await pool.query("""
+                UPDATE accounts SET attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
+                    next_attempt_at = now() + \(max(delay.milliseconds, 10))::integer * interval '1 millisecond'
+                WHERE user_id = \(userID) AND status = 'pending' AND lease_owner = \(owner)
+                """)
+        } catch {
+            logger.warning("could not give a claim back; its lease expires by itself",
+                           metadata: ["account.user_id": "\(userID)", "error": "\(error)"])
+        }
+        signals.signal(userID)
+    }
+
+    private func call(_ claim: Claim, limiter: RateLimiter) async {
         let account = claim.account
         let sent = UpstreamAccount(chatUserID: account.chatUserID, nick: account.nick, faceURL: account.faceURL)
         var log = logger
@@ -118,6 +153,8 @@ final class ImportDelivery: Sendable {
             log.warning("upstream rejected the import for good",
                         metadata: ["upstream.error_code": "\(code)", "upstream.error_info": "\(info)"])
         case .retry(let delay, let reason, _, let info):
+            if reason == .rateLimited { await limiter.reportRateLimited() }
+            if reason == .lockout { await limiter.reportLockout() }
             let needsOperator = reason == .misconfiguration || reason == .lockout || reason == .gatewayBug
             if needsOperator { metrics.upstreamAlert(reason: reason.rawValue) }
             if reason == .misconfiguration { metrics.setMisconfigured(true) }

@@ -119,7 +119,7 @@ final class ImportService: Sendable {
             if let claim = try await delivery.claim(userID) {
                 // Unstructured: the attempt completes and is recorded even if
                 // this request answers 202 before it does.
-                let attempt = Task { await delivery.deliver(claim) }
+                let attempt = Task { await delivery.deliver(claim, permitDeadline: deadline) }
                 await attempt.finish(within: max(remaining, .zero))
             } else if remaining > .zero {
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval))

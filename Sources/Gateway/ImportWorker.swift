@@ -1,36 +1,64 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Runs in every replica: picks up pending imports that are due — retries,
 /// 202s whose request gave up waiting, imports left behind by a crashed
-/// replica — and delivers them.
+/// replica — and delivers them, keeping up to `maxInFlight` under way so the
+/// central budget can be used to the last call.
 struct ImportWorker: Sendable {
     let delivery: ImportDelivery
     let logger: Logger
-    var batchSize = 16
-    var idleInterval: Duration = .milliseconds(250)
+    var batchSize = 32
+    var maxInFlight = 96
+    /// How far ahead a claimed import may wait for budget; beyond, it is given
+    /// back so a dying replica never sits on much of the shared budget.
+    var permitHorizon: Duration = .seconds(2)
+    var idleInterval: Duration = .milliseconds(100)
     var errorInterval: Duration = .seconds(1)
 
     /// Runs until the task is cancelled.
     func run() async {
         logger.info("import worker started", metadata: ["worker.owner": "\(delivery.owner)"])
-        while !Task.isCancelled {
-            do {
-                let claims = try await delivery.claimDue(limit: batchSize)
-                if claims.isEmpty {
-                    try? await Task.sleep(for: idleInterval)
+        let inFlight = InFlightCounter()
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let free = maxInFlight - inFlight.value
+                if free <= 0 {
+                    try? await Task.sleep(for: .milliseconds(10))
                     continue
                 }
-                await withDiscardingTaskGroup { group in
-                    for claim in claims {
-                        group.addTask { await delivery.deliver(claim) }
+                do {
+                    let claims = try await delivery.claimDue(limit: min(free, batchSize))
+                    if claims.isEmpty {
+                        try? await Task.sleep(for: idleInterval)
+                        continue
                     }
+                    inFlight.add(claims.count)
+                    let deadline = ContinuousClock.now + permitHorizon
+                    for claim in claims {
+                        group.addTask {
+                            await delivery.deliver(claim, permitDeadline: deadline)
+                            inFlight.add(-1)
+                        }
+                    }
+                } catch {
+                    logger.warning("import worker cannot claim pending imports", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: errorInterval)
                 }
-            } catch {
-                logger.warning("import worker cannot claim pending imports", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: errorInterval)
             }
         }
         logger.info("import worker stopped")
+    }
+}
+
+/// A count shared by the worker loop and its delivery tasks.
+final class InFlightCounter: Sendable {
+    private let count = Atomic<Int>(0)
+
+    var value: Int { count.load(ordering: .relaxed) }
+
+    func add(_ delta: Int) {
+        count.wrappingAdd(delta, ordering: .relaxed)
     }
 }

@@ -1,0 +1,48 @@
+import Foundation
+import PostgresClient
+
+/// Where the central budget lives. The real one is PostgreSQL (`rate_limits`,
+/// schema/sql/0003); tests of the queueing logic use a fake.
+protocol RateLimitStore: Sendable {
+    /// Reserves up to `count` consecutive call slots, none further than `maxWait` away.
+    func reserve(api: String, rate: Double, count: Int, maxWait: Duration) async throws -> RateLimitReservation
+    /// Tencent answered "too fast": every replica halves its pace, then recovers.
+    func slowDown(api: String) async throws
+    /// Tencent answered 70050: nobody calls this API for `seconds`.
+    func pause(api: String, seconds: Int) async throws
+}
+
+/// A run of slots, as offsets from the moment the database reserved them.
+struct RateLimitReservation: Sendable, Equatable {
+    var granted: Int
+    var firstOffset: Duration
+    var spacing: Duration
+    /// When nothing (more) was granted: how far away the next free slot is.
+    var nextFree: Duration
+    /// The adaptive share of the configured rate in force.
+    var factor: Double
+}
+
+struct PostgresRateLimitStore: RateLimitStore {
+    let pool: PostgresPool
+
+    func reserve(api: String, rate: Double, count: Int, maxWait: Duration) async throws -> RateLimitReservation {
+        let maxWaitMilliseconds = max(0, maxWait.milliseconds)
+        let row = try await pool.query("""
+            SELECT granted, first_offset_us, spacing_us, next_free_us, factor
+            FROM rate_limit_reserve(\(api), \(rate), \(count)::integer, \(maxWaitMilliseconds)::integer)
+            """).rows[0]
+        return RateLimitReservation(
+            granted: try row.int("granted"), firstOffset: .microseconds(try row.double("first_offset_us")),
+            spacing: .microseconds(try row.double("spacing_us")), nextFree: .microseconds(try row.double("next_free_us")),
+            factor: try row.double("factor"))
+    }
+
+    func slowDown(api: String) async throws {
+        _ = try await pool.query("SELECT rate_limit_slow_down(\(api))")
+    }
+
+    func pause(api: String, seconds: Int) async throws {
+        _ = try await pool.query("SELECT rate_limit_pause(\(api), \(seconds)::integer)")
+    }
+}
