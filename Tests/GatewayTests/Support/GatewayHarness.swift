@@ -27,6 +27,8 @@ final class GatewayHarness: Sendable {
         var idStrategy: IDStrategy = .verbatim
         var waitMilliseconds = 3000
         var accountQuota: Int? = nil
+        /// account_import calls per second, for the gateway's limit and the sandbox's alike.
+        var importRate = 200
         /// Wraps the real upstream, e.g. to inject outages.
         var upstream: @Sendable (AccountUpstream) -> AccountUpstream = { $0 }
     }
@@ -68,6 +70,7 @@ final class GatewayHarness: Sendable {
 
         var sandboxConfiguration = SandboxConfiguration(sdkAppID: sdkAppID, secretKey: secretKey)
         sandboxConfiguration.accountQuota = options.accountQuota
+        sandboxConfiguration.rates[.accountImport] = options.importRate
         let sandbox = SandboxService(configuration: sandboxConfiguration, logger: logger)
         let sandboxServer = HTTPServer(configuration: HTTPServer.Configuration(address: ListenAddress(host: "127.0.0.1", port: 0)),
                                        logger: logger, handler: sandbox.handler)
@@ -77,7 +80,7 @@ final class GatewayHarness: Sendable {
         let configuration = try GatewayConfiguration(environment: [
             "DATABASE_URL": database.url, "TENCENT_SDKAPPID": String(sdkAppID), "TENCENT_SECRET_KEY": secretKey,
             "TENCENT_ENDPOINT": sandboxURL, "GATEWAY_ID_STRATEGY": options.idStrategy.rawValue,
-            "GATEWAY_WAIT_MS": String(options.waitMilliseconds),
+            "GATEWAY_WAIT_MS": String(options.waitMilliseconds), "TENCENT_IMPORT_RATE": String(options.importRate),
         ])
         let client = TencentClient(
             endpoint: try TencentEndpoint(parsing: sandboxURL),
@@ -97,6 +100,19 @@ final class GatewayHarness: Sendable {
         return GatewayHarness(database: database, pool: pool, sandbox: sandbox, sandboxServer: sandboxServer,
                               gatewayServer: gatewayServer, app: app, baseURL: "http://127.0.0.1:\(port)",
                               sandboxURL: sandboxURL, importerToken: importer, auditorToken: auditor)
+    }
+
+    /// Another replica on the same database and sandbox, with a pool of its own
+    /// (no HTTP server: its worker is what matters). Close its pool when done.
+    func replica(_ name: String) throws -> (app: GatewayApplication, pool: PostgresPool) {
+        let pool = database.pool()
+        let client = TencentClient(
+            endpoint: try TencentEndpoint(parsing: sandboxURL),
+            signature: AdminSignature(sdkAppID: Self.sdkAppID, identifier: "administrator", secretKey: Self.secretKey),
+            transport: URLSessionTransport(), logger: TestLogger.make())
+        let app = GatewayApplication(configuration: app.configuration, pool: pool, upstream: TencentUpstream(client: client),
+                                     logger: TestLogger.make(), replicaID: name)
+        return (app, pool)
     }
 
     func stop() async {
