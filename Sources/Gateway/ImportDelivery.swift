@@ -102,13 +102,34 @@ final class ImportDelivery: Sendable {
     func deliver(_ claim: Claim, permitDeadline: ContinuousClock.Instant) async {
         inFlight.withLock { $0 += 1 }
         defer { inFlight.withLock { $0 -= 1 } }
-        let limiter = claim.account.upstreamExists ? batchLimiter : importLimiter
+        let limiter = limiter(for: claim.account)
         let grant = await limiter.acquire(deadline: permitDeadline)
         guard grant.permitted else {
             await giveBack(claim, dueIn: grant.retryAfter)
             return
         }
         await call(claim, limiter: limiter)
+    }
+
+    /// The limiter an account's next call goes through.
+    func limiter(for account: Account) -> RateLimiter {
+        account.upstreamExists ? batchLimiter : importLimiter
+    }
+
+    /// Delivers a claimed account at a slot already reserved for it (the worker's path).
+    func deliver(_ claim: Claim, at slot: ContinuousClock.Instant) async {
+        inFlight.withLock { $0 += 1 }
+        defer { inFlight.withLock { $0 -= 1 } }
+        guard await RateLimiter.waitFor(slot) else {
+            await giveBack(claim, dueIn: .zero)
+            return
+        }
+        await call(claim, limiter: limiter(for: claim.account))
+    }
+
+    /// Gives claims back unattempted, e.g. those no budget was reserved for.
+    func giveBack(_ claims: [Claim], dueIn delay: Duration) async {
+        for claim in claims { await giveBack(claim, dueIn: delay) }
     }
 
     private func giveBack(_ claim: Claim, dueIn delay: Duration) async {

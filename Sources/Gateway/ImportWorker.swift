@@ -13,7 +13,7 @@ struct ImportWorker: Sendable {
     var maxInFlight = 96
     /// How far ahead a claimed import may wait for budget; beyond, it is given
     /// back so a dying replica never sits on much of the shared budget.
-    var permitHorizon: Duration = .seconds(2)
+    var permitHorizon: Duration = .seconds(1)
     var idleInterval: Duration = .milliseconds(100)
     var errorInterval: Duration = .seconds(1)
 
@@ -34,14 +34,28 @@ struct ImportWorker: Sendable {
                         try? await Task.sleep(for: idleInterval)
                         continue
                     }
-                    inFlight.add(claims.count)
-                    let deadline = ContinuousClock.now + permitHorizon
-                    for claim in claims {
-                        group.addTask {
-                            await delivery.deliver(claim, permitDeadline: deadline)
-                            inFlight.add(-1)
+                    // One reservation per API for the whole batch; what gets no slot
+                    // within the horizon is given back at once, due when budget frees up.
+                    var backoff = Duration.zero
+                    let batches = [
+                        (delivery.importLimiter, claims.filter { !$0.account.upstreamExists }),
+                        (delivery.batchLimiter, claims.filter { $0.account.upstreamExists }),
+                    ]
+                    for (limiter, batch) in batches where !batch.isEmpty {
+                        let grant = await limiter.reserve(batch.count, deadline: .now + permitHorizon)
+                        inFlight.add(grant.slots.count)
+                        for (claim, slot) in zip(batch, grant.slots) {
+                            group.addTask {
+                                await delivery.deliver(claim, at: slot)
+                                inFlight.add(-1)
+                            }
+                        }
+                        if grant.slots.count < batch.count {
+                            await delivery.giveBack(Array(batch.dropFirst(grant.slots.count)), dueIn: grant.retryAfter)
+                            backoff = max(backoff, min(grant.retryAfter, permitHorizon / 2))
                         }
                     }
+                    if backoff > .zero { try? await Task.sleep(for: backoff) }
                 } catch {
                     logger.warning("import worker cannot claim pending imports", metadata: ["error": "\(error)"])
                     try? await Task.sleep(for: errorInterval)

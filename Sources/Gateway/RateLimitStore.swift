@@ -21,6 +21,8 @@ struct RateLimitReservation: Sendable, Equatable {
     var nextFree: Duration
     /// The adaptive share of the configured rate in force.
     var factor: Double
+    /// The database's clock when it reserved, in microseconds since 1970.
+    var databaseNowMicroseconds: Double
 }
 
 struct PostgresRateLimitStore: RateLimitStore {
@@ -29,13 +31,13 @@ struct PostgresRateLimitStore: RateLimitStore {
     func reserve(api: String, rate: Double, count: Int, maxWait: Duration) async throws -> RateLimitReservation {
         let maxWaitMilliseconds = max(0, maxWait.milliseconds)
         let row = try await pool.query("""
-            SELECT granted, first_offset_us, spacing_us, next_free_us, factor
+            SELECT granted, first_offset_us, spacing_us, next_free_us, factor, now_us
             FROM rate_limit_reserve(\(api), \(rate), \(count)::integer, \(maxWaitMilliseconds)::integer)
             """).rows[0]
         return RateLimitReservation(
             granted: try row.int("granted"), firstOffset: .microseconds(try row.double("first_offset_us")),
             spacing: .microseconds(try row.double("spacing_us")), nextFree: .microseconds(try row.double("next_free_us")),
-            factor: try row.double("factor"))
+            factor: try row.double("factor"), databaseNowMicroseconds: try row.double("now_us"))
     }
 
     func slowDown(api: String) async throws {

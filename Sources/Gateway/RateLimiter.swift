@@ -7,22 +7,17 @@ import Logging
 /// waits at most until its deadline: past that it is told when to come back
 /// and the import stays pending.
 actor RateLimiter {
-    /// The answer to one `acquire`.
-    struct Grant: Sendable, Equatable {
-        /// Reached: the call may go out now.
-        var permitted: Bool
-        /// When not permitted: when a slot may be free again.
+    /// Call slots for one caller, in order, on this replica's clock.
+    struct Grant: Sendable {
+        var slots: [ContinuousClock.Instant]
+        /// When fewer slots than asked were granted: when budget may be free again.
         var retryAfter: Duration
     }
 
     private struct Waiter {
+        var count: Int
         var deadline: ContinuousClock.Instant
-        var continuation: CheckedContinuation<Slot, Never>
-    }
-
-    private enum Slot {
-        case at(ContinuousClock.Instant)
-        case denied(retryAfter: Duration)
+        var continuation: CheckedContinuation<Grant, Never>
     }
 
     let api: String
@@ -36,11 +31,14 @@ actor RateLimiter {
 
     private var queue: [Waiter] = []
     private var reserving = false
+    private var clock = ClockMapping()
 
-    /// The limiter aims this share of the configured rate: network jitter
-    /// between a slot and the call's arrival at Tencent must never make
-    /// Tencent count more than its limit in any second.
-    static let headroom = 0.98
+    /// The limiter aims this share of the configured rate, and a call that
+    /// cannot go out within `lateness` of its slot does not go out at all:
+    /// together they keep Tencent's count within its limit in every second
+    /// despite scheduling jitter (see docs/RATE_LIMITING.md).
+    static let headroom = 0.97
+    static let lateness: Duration = .milliseconds(12)
 
     init(api: String, configuredRate: Int, store: RateLimitStore, metrics: GatewayMetrics, logger: Logger, maxBatch: Int = 64) {
         self.api = api
@@ -52,24 +50,32 @@ actor RateLimiter {
         metrics.rateLimitBudget(api: api, callsPerSecond: rate)
     }
 
-    /// Waits for a call slot until `deadline` at most.
-    func acquire(deadline: ContinuousClock.Instant) async -> Grant {
-        let started = ContinuousClock.now
-        let slot = await withCheckedContinuation { continuation in
-            queue.append(Waiter(deadline: deadline, continuation: continuation))
+    /// Up to `count` call slots no later than `deadline`, earliest first; fewer
+    /// (possibly none) when the shared budget is taken that far ahead.
+    func reserve(_ count: Int, deadline: ContinuousClock.Instant) async -> Grant {
+        await withCheckedContinuation { continuation in
+            queue.append(Waiter(count: max(1, min(count, maxBatch)), deadline: deadline, continuation: continuation))
             if !reserving {
                 reserving = true
                 Task { await self.reserveForQueue() }
             }
         }
-        switch slot {
-        case .at(let instant):
-            try? await Task.sleep(until: instant, clock: .continuous)
-            metrics.rateLimitWait(.now - started, api: api)
-            return Grant(permitted: true, retryAfter: .zero)
-        case .denied(let retryAfter):
-            return Grant(permitted: false, retryAfter: retryAfter)
-        }
+    }
+
+    /// One call: waits for its slot until `deadline`; true when the call may go out now.
+    func acquire(deadline: ContinuousClock.Instant) async -> (permitted: Bool, retryAfter: Duration) {
+        let started = ContinuousClock.now
+        let grant = await reserve(1, deadline: deadline)
+        guard let slot = grant.slots.first else { return (false, grant.retryAfter) }
+        let onTime = await Self.waitFor(slot)
+        metrics.rateLimitWait(.now - started, api: api)
+        return onTime ? (true, .zero) : (false, .zero)
+    }
+
+    /// Sleeps until the slot; false when it wakes too late to use it.
+    nonisolated static func waitFor(_ slot: ContinuousClock.Instant) async -> Bool {
+        try? await Task.sleep(until: slot, clock: .continuous)
+        return ContinuousClock.now - slot <= lateness
     }
 
     /// Tencent still answered "too fast": slow every replica down.
@@ -90,43 +96,67 @@ actor RateLimiter {
     private func reserveForQueue() async {
         while !queue.isEmpty {
             let now = ContinuousClock.now
-            denyWaiters(retryAfter: .zero) { $0.deadline <= now }
+            deny(retryAfter: .zero) { $0.deadline <= now }
             guard !queue.isEmpty else { break }
-            let count = min(queue.count, maxBatch)
-            // Every slot of the run must be reachable by every waiter it may go to.
-            let maxWait = queue.prefix(count).map { $0.deadline - now }.min() ?? .zero
+            // Waiters from the front, as many as one round trip may serve.
+            var taken = 0
+            var total = 0
+            for waiter in queue where total + waiter.count <= maxBatch || taken == 0 {
+                taken += 1
+                total += waiter.count
+            }
+            // Every slot of the run must be usable by whichever waiter it goes to.
+            let maxWait = queue.prefix(taken).map { $0.deadline - now }.min() ?? .zero
             do {
-                let reservation = try await store.reserve(api: api, rate: rate, count: count, maxWait: maxWait)
+                let sent = ContinuousClock.now
+                let reservation = try await store.reserve(api: api, rate: rate, count: total, maxWait: maxWait)
                 let received = ContinuousClock.now
+                clock.record(databaseMicroseconds: reservation.databaseNowMicroseconds, sent: sent, received: received)
                 metrics.rateLimitReservation(api: api, granted: reservation.granted, factor: reservation.factor,
                                              reservedAhead: reservation.nextFree)
-                // Offsets count from the database's "now", which was before `received`:
-                // sending later than planned is safe, earlier never happens.
-                for index in 0..<reservation.granted {
-                    let waiter = queue.removeFirst()
-                    waiter.continuation.resume(returning: .at(received + reservation.firstOffset + reservation.spacing * index))
+                let first = reservation.databaseNowMicroseconds + Double(reservation.firstOffset.microseconds)
+                let spacing = Double(reservation.spacing.microseconds)
+                let slot = { (index: Int) -> ContinuousClock.Instant in
+                    // Never before the moment the database reserved it, as far as this replica can tell.
+                    max(self.clock.local(first + spacing * Double(index)) ?? received, sent)
                 }
-                if reservation.granted < count {
-                    let nextFree = received + reservation.nextFree
-                    denyWaiters(retryAfter: reservation.nextFree) { $0.deadline < nextFree }
+                let nextFree = received + reservation.nextFree
+                var assigned = 0
+                var served: [Waiter] = []
+                while assigned < reservation.granted, !queue.isEmpty, served.count < taken {
+                    let waiter = queue.removeFirst()
+                    let slots = (assigned..<min(assigned + waiter.count, reservation.granted)).map(slot)
+                    assigned += slots.count
+                    waiter.continuation.resume(returning: Grant(slots: slots, retryAfter: slots.count < waiter.count ? reservation.nextFree : .zero))
+                    served.append(waiter)
+                }
+                if reservation.granted < total {
+                    deny(retryAfter: reservation.nextFree) { $0.deadline < nextFree }
                 }
             } catch {
                 logger.warning("central rate limit unreachable; calls wait", metadata: ["upstream.api": "\(api)", "error": "\(error)"])
-                denyWaiters(retryAfter: .seconds(1)) { _ in true }
+                deny(retryAfter: .seconds(1)) { _ in true }
             }
         }
         reserving = false
     }
 
-    private func denyWaiters(retryAfter: Duration, where shouldDeny: (Waiter) -> Bool) {
+    private func deny(retryAfter: Duration, where shouldDeny: (Waiter) -> Bool) {
         var kept: [Waiter] = []
         for waiter in queue {
             if shouldDeny(waiter) {
-                waiter.continuation.resume(returning: .denied(retryAfter: retryAfter))
+                waiter.continuation.resume(returning: Grant(slots: [], retryAfter: retryAfter))
             } else {
                 kept.append(waiter)
             }
         }
         queue = kept
+    }
+}
+
+extension Duration {
+    var microseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
     }
 }

@@ -75,6 +75,8 @@ import Testing
         private let lock = NSLock()
         let spacing: Duration
         var failing = false
+        /// The fake database's clock: microseconds since it was made.
+        private let epoch = ContinuousClock.now
 
         init(spacing: Duration) { self.spacing = spacing }
 
@@ -88,8 +90,10 @@ import Testing
                 var granted = 0
                 while granted < count && lead + spacing * granted <= maxWait { granted += 1 }
                 tat = start + spacing * granted
+                let (seconds, attoseconds) = (now - epoch).components
                 return RateLimitReservation(granted: granted, firstOffset: lead, spacing: spacing,
-                                            nextFree: lead + spacing * granted, factor: 1)
+                                            nextFree: lead + spacing * granted, factor: 1,
+                                            databaseNowMicroseconds: Double(seconds) * 1e6 + Double(attoseconds) / 1e12)
             }
         }
         func slowDown(api: String) async throws {}
@@ -129,6 +133,20 @@ import Testing
         #expect(!denied.permitted)
         #expect(denied.retryAfter > .milliseconds(50))
         #expect(ContinuousClock.now - started < .milliseconds(100), "denied at once, not after waiting")
+    }
+
+    @Test func multiSlotReservationsComeInOrderAndPartially() async throws {
+        let store = FakeStore(spacing: .milliseconds(100))
+        let limiter = limiter(store)
+        let grant = await limiter.reserve(10, deadline: .now + .milliseconds(450))
+        #expect(grant.slots.count == 5)
+        #expect(zip(grant.slots, grant.slots.dropFirst()).allSatisfy { $1 - $0 >= .milliseconds(99) })
+        #expect(grant.retryAfter >= .milliseconds(450))
+    }
+
+    @Test func aLateSlotIsNotUsed() async {
+        #expect(await RateLimiter.waitFor(.now - .milliseconds(50)) == false)
+        #expect(await RateLimiter.waitFor(.now + .milliseconds(5)) == true)
     }
 
     @Test func anUnreachableDatabaseDeniesInsteadOfHanging() async throws {

@@ -18,12 +18,13 @@ INSERT INTO rate_limits (api) VALUES ('account_import'), ('multiaccount_import')
 -- Reserves up to p_count consecutive slots at p_rate calls per second (times the
 -- adaptive factor), only as far as the first slot is at most p_max_wait_ms away
 -- and the last one too. Returns how many were granted, the first slot's offset
--- from the database's now and the spacing (microseconds), and when nothing was
--- granted, how long until the next free slot. p_now is for tests only.
+-- from the database's now and the spacing (microseconds), how long until the next
+-- free slot, and that now (microseconds since 1970) so replicas can place the
+-- slots on their own clocks. p_now is for tests only.
 CREATE FUNCTION rate_limit_reserve(p_api text, p_rate double precision, p_count integer, p_max_wait_ms integer,
                                    p_now timestamptz DEFAULT NULL)
 RETURNS TABLE (granted integer, first_offset_us double precision, spacing_us double precision,
-               next_free_us double precision, factor double precision)
+               next_free_us double precision, factor double precision, now_us double precision)
 LANGUAGE plpgsql AS $$
 DECLARE
     r        rate_limits%ROWTYPE;
@@ -50,7 +51,7 @@ BEGIN
     IF n > 0 THEN
         UPDATE rate_limits SET tat = start_ts + make_interval(secs => n * spacing / 1e6) WHERE api = p_api;
     END IF;
-    RETURN QUERY SELECT n, lead_us, spacing, lead_us + n * spacing, eff;
+    RETURN QUERY SELECT n, lead_us, spacing, lead_us + n * spacing, eff, (extract(epoch FROM now_ts) * 1e6)::double precision;
 END
 $$;
 
