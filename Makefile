@@ -24,7 +24,7 @@ run: build
 # end-to-end run of the built binary (sandbox + serve + curl).
 test: deps
 	python3 scripts/check_openapi.py
-	DATABASE_URL="$$($(PG) url account_gateway_test)" $(SWIFT) test
+	DATABASE_URL="$$($(PG) url account_gateway_test)" $(SWIFT) test --no-parallel
 	$(SWIFT) build --product account-gateway
 	scripts/e2e.sh
 	python3 scripts/fault_suite.py

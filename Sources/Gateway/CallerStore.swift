@@ -4,9 +4,13 @@ import PostgresClient
 /// The `callers` table.
 public struct CallerStore: Sendable {
     let pool: PostgresPool
+    let cache: CallerCache?
 
-    public init(pool: PostgresPool) {
+    /// `cacheFor`: how long a successful authentication is remembered (it saves
+    /// a query per request; a revocation takes effect within that time).
+    public init(pool: PostgresPool, cacheFor: Duration? = nil) {
         self.pool = pool
+        self.cache = cacheFor.map(CallerCache.init)
     }
 
     public enum Failure: Error, CustomStringConvertible, Equatable {
@@ -64,13 +68,16 @@ public struct CallerStore: Sendable {
     /// The active caller holding this token, if any.
     func authenticate(token: String) async throws -> Caller? {
         let digest = BearerToken.digest(token)
+        if let cached = cache?.lookup(digest) { return cached }
         let result = try await pool.query("""
             SELECT name, array_to_string(roles, ',') AS roles FROM callers
             WHERE token_sha256 = \(digest) AND revoked_at IS NULL
             """)
-        return try result.rows.first.map { row in
+        let caller = try result.rows.first.map { row in
             Caller(name: try row.string("name"),
                    roles: Set(try row.string("roles").split(separator: ",").compactMap { Caller.Role(rawValue: String($0)) }))
         }
+        if let caller { cache?.store(caller, for: digest) }
+        return caller
     }
 }

@@ -29,12 +29,12 @@ public final class GatewayApplication: Sendable {
         self.metrics = metrics
         self.pool = pool
         self.logger = logger
-        self.callers = CallerStore(pool: pool)
+        self.callers = CallerStore(pool: pool, cacheFor: configuration.authCacheDuration)
         self.audit = AuditLog(pool: pool, logger: logger, metrics: metrics)
         let signals = OutcomeSignals()
         let limitStore = PostgresRateLimitStore(pool: limiterPool ?? pool)
         self.delivery = ImportDelivery(
-            pool: pool, upstream: upstream, policy: DeliveryPolicy(), audit: audit, signals: signals, owner: replicaID,
+            pool: pool, upstream: upstream, policy: DeliveryPolicy(), signals: signals, owner: replicaID,
             metrics: metrics, logger: logger,
             importLimiter: RateLimiter(api: UpstreamReply.API.accountImport.rawValue, configuredRate: configuration.importRate,
                                        store: limitStore, metrics: metrics, logger: logger),

@@ -15,6 +15,10 @@ public struct GatewayConfiguration: Sendable {
     public var idStrategy: IDStrategy
     public var waitMilliseconds: Int
     public var logLevel: Logger.Level
+    /// How long a successful authentication is remembered by a replica; a
+    /// revoked token stops working within this time. Not an environment
+    /// variable: tests set it to nil to see revocations at once.
+    public var authCacheDuration: Duration? = .seconds(5)
 
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
         public var description: String

@@ -18,7 +18,6 @@ final class ImportDelivery: Sendable {
     let pool: PostgresPool
     let upstream: AccountUpstream
     let policy: DeliveryPolicy
-    let audit: AuditLog
     let signals: OutcomeSignals
     /// This replica's name in `accounts.lease_owner`.
     let owner: String
@@ -34,7 +33,7 @@ final class ImportDelivery: Sendable {
     let importLimiter: RateLimiter
     let batchLimiter: RateLimiter
 
-    init(pool: PostgresPool, upstream: AccountUpstream, policy: DeliveryPolicy, audit: AuditLog,
+    init(pool: PostgresPool, upstream: AccountUpstream, policy: DeliveryPolicy,
          signals: OutcomeSignals, owner: String, metrics: GatewayMetrics, logger: Logger,
          importLimiter: RateLimiter, batchLimiter: RateLimiter) {
         self.metrics = metrics
@@ -43,7 +42,6 @@ final class ImportDelivery: Sendable {
         self.pool = pool
         self.upstream = upstream
         self.policy = policy
-        self.audit = audit
         self.signals = signals
         self.owner = owner
         self.logger = logger
@@ -215,50 +213,34 @@ final class ImportDelivery: Sendable {
         }
     }
 
+    /// The outcome and its audit event in one statement: one round trip, and the
+    /// audit chain's lock is held for no longer than that statement's commit.
     private func record(_ decision: DeliveryDecision, sent: UpstreamAccount, for userID: String, event: AuditEvent) async throws {
-        let owner = self.owner
-        let audit = self.audit
-        try await pool.withTransaction { connection in
-            // Only the profile that was sent counts: if a newer request changed
-            // it meanwhile, the account stays pending for that profile.
-            switch decision {
-            case .imported:
-                _ = try connection.query("""
-                    UPDATE accounts SET
-                        status = CASE WHEN nick IS NOT DISTINCT FROM \(sent.nick) AND face_url IS NOT DISTINCT FROM \(sent.faceURL)
-                                      THEN 'imported' ELSE 'pending' END,
-                        imported_at = CASE WHEN nick IS NOT DISTINCT FROM \(sent.nick) AND face_url IS NOT DISTINCT FROM \(sent.faceURL)
-                                      THEN now() ELSE imported_at END,
-                        upstream_exists = true, last_error_code = NULL, last_error_info = NULL, next_attempt_at = now(),
-                        lease_owner = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_owner END,
-                        lease_until = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_until END,
-                        updated_at = now()
-                    WHERE user_id = \(userID) AND status = 'pending'
-                    """)
-            case .rejected(let code, let info):
-                _ = try connection.query("""
-                    UPDATE accounts SET
-                        status = CASE WHEN nick IS NOT DISTINCT FROM \(sent.nick) AND face_url IS NOT DISTINCT FROM \(sent.faceURL)
-                                      THEN 'failed' ELSE 'pending' END,
-                        last_error_code = \(code), last_error_info = \(info), next_attempt_at = now(),
-                        lease_owner = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_owner END,
-                        lease_until = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_until END,
-                        updated_at = now()
-                    WHERE user_id = \(userID) AND status = 'pending'
-                    """)
-            case .retry(let delay, _, let code, let info):
-                _ = try connection.query("""
-                    UPDATE accounts SET
-                        last_error_code = \(code), last_error_info = \(code == nil ? nil : info),
-                        next_attempt_at = now() + \(delay.milliseconds)::integer * interval '1 millisecond',
-                        lease_owner = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_owner END,
-                        lease_until = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_until END,
-                        updated_at = now()
-                    WHERE user_id = \(userID) AND status = 'pending'
-                    """)
-            }
-            try audit.append(event, on: connection)
+        let (status, code, info, delay): (Account.Status, Int?, String?, Duration) = switch decision {
+        case .imported: (.imported, nil, nil, .zero)
+        case .rejected(let code, let info): (.failed, code, info, .zero)
+        case .retry(let delay, _, let code, let info): (.pending, code, code == nil ? nil : info, delay)
         }
+        let imported = status == .imported
+        // Only the profile that was sent counts: if a newer request changed it
+        // meanwhile, the account stays pending for that profile.
+        _ = try await pool.query("""
+            WITH outcome AS (
+                UPDATE accounts SET
+                    status = CASE WHEN nick IS NOT DISTINCT FROM \(sent.nick)::text AND face_url IS NOT DISTINCT FROM \(sent.faceURL)::text
+                                  THEN \(status.rawValue) ELSE 'pending' END,
+                    imported_at = CASE WHEN \(imported) AND nick IS NOT DISTINCT FROM \(sent.nick)::text
+                                       AND face_url IS NOT DISTINCT FROM \(sent.faceURL)::text THEN now() ELSE imported_at END,
+                    upstream_exists = upstream_exists OR \(imported),
+                    last_error_code = \(code), last_error_info = \(info),
+                    next_attempt_at = now() + \(delay.milliseconds)::integer * interval '1 millisecond',
+                    lease_owner = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_owner END,
+                    lease_until = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_until END,
+                    updated_at = now()
+                WHERE user_id = \(userID) AND status = 'pending'
+                RETURNING 1)
+            \(fragment: AuditLog.insert(event))
+            """)
     }
 }
 

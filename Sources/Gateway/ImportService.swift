@@ -65,7 +65,7 @@ final class ImportService: Sendable {
         case .queued(let account, let wasImported):
             let final: Account
             do {
-                final = try await awaitResolution(of: account.userID, deadline: .now + wait)
+                final = try await awaitResolution(of: account, deadline: .now + wait)
             } catch {
                 // The intent is committed: whatever fails now, the worker finishes the import.
                 logger.warning("cannot follow the import; answering pending", metadata: [
@@ -84,6 +84,12 @@ final class ImportService: Sendable {
     /// Commits the account row as the durable intent, before any upstream call.
     private func storeIntent(_ input: AccountInput, caller: String, requestID: String) async throws -> Intent {
         do {
+            // The common case, a new account, in one round trip.
+            if let created = try await pool.withConnection({
+                try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: $0)
+            }) {
+                return .queued(created, wasImported: false)
+            }
             return try await pool.withTransaction { connection in
                 if let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
                     return .queued(created, wasImported: false)
@@ -113,7 +119,11 @@ final class ImportService: Sendable {
 
     /// Attempts delivery whenever the account is due and free, and otherwise
     /// waits for someone's outcome, until it resolves or the deadline passes.
-    private func awaitResolution(of userID: String, deadline: ContinuousClock.Instant) async throws -> Account {
+    private func awaitResolution(of account: Account, deadline: ContinuousClock.Instant) async throws -> Account {
+        // With a backlog older than this request's wait, answer 202 at once:
+        // waiting could not change the answer, and the budget goes to the backlog first.
+        guard await delivery.limiter(for: account).mayServe(before: deadline) else { return account }
+        let userID = account.userID
         while true {
             let remaining = deadline - .now
             if let claim = try await delivery.claim(userID) {

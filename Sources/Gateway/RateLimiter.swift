@@ -32,6 +32,8 @@ actor RateLimiter {
     private var queue: [Waiter] = []
     private var reserving = false
     private var clock = ClockMapping()
+    /// When the last reservation said the shared budget frees up, and when it said so.
+    private var lastNextFree: (said: ContinuousClock.Instant, nextFree: ContinuousClock.Instant)?
 
     /// The limiter aims this share of the configured rate, and a call that
     /// cannot go out within `lateness` of its slot does not go out at all:
@@ -60,6 +62,13 @@ actor RateLimiter {
                 Task { await self.reserveForQueue() }
             }
         }
+    }
+
+    /// Whether a call asked for now could get a slot before `deadline`, as far as
+    /// the last reservation (under a second old) tells; unknown counts as yes.
+    func mayServe(before deadline: ContinuousClock.Instant) -> Bool {
+        guard let last = lastNextFree, ContinuousClock.now - last.said < .seconds(1) else { return true }
+        return last.nextFree <= deadline
     }
 
     /// One call: waits for its slot until `deadline`; true when the call may go out now.
@@ -101,7 +110,8 @@ actor RateLimiter {
             // Waiters from the front, as many as one round trip may serve.
             var taken = 0
             var total = 0
-            for waiter in queue where total + waiter.count <= maxBatch || taken == 0 {
+            for waiter in queue {
+                guard total + waiter.count <= maxBatch || taken == 0 else { break }
                 taken += 1
                 total += waiter.count
             }
@@ -121,14 +131,13 @@ actor RateLimiter {
                     max(self.clock.local(first + spacing * Double(index)) ?? received, sent)
                 }
                 let nextFree = received + reservation.nextFree
+                lastNextFree = (received, nextFree)
                 var assigned = 0
-                var served: [Waiter] = []
-                while assigned < reservation.granted, !queue.isEmpty, served.count < taken {
+                for _ in 0..<taken where assigned < reservation.granted {
                     let waiter = queue.removeFirst()
                     let slots = (assigned..<min(assigned + waiter.count, reservation.granted)).map(slot)
                     assigned += slots.count
                     waiter.continuation.resume(returning: Grant(slots: slots, retryAfter: slots.count < waiter.count ? reservation.nextFree : .zero))
-                    served.append(waiter)
                 }
                 if reservation.granted < total {
                     deny(retryAfter: reservation.nextFree) { $0.deadline < nextFree }

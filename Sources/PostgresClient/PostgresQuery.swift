@@ -54,6 +54,32 @@ public struct PostgresQuery: Sendable, Equatable, ExpressibleByStringInterpolati
         self.binds = stringInterpolation.binds
     }
 
+    /// `$1`, `$2`... become `$(1 + offset)`...: only placeholders this type wrote look like
+    /// that, since every literal piece comes from the program's source.
+    static func renumbered(_ sql: String, after offset: Int) -> String {
+        guard offset > 0 else { return sql }
+        var result = ""
+        var digits = ""
+        var inPlaceholder = false
+        func flush() {
+            if inPlaceholder {
+                result += digits.isEmpty ? "$" : "$\(Int(digits)! + offset)"
+            }
+            digits = ""
+            inPlaceholder = false
+        }
+        for character in sql {
+            if inPlaceholder, character.isASCII, character.isNumber {
+                digits.append(character)
+                continue
+            }
+            flush()
+            if character == "$" { inPlaceholder = true } else { result.append(character) }
+        }
+        flush()
+        return result
+    }
+
     /// The SQL and the number of parameters, never their values (safe to log).
     public var description: String {
         binds.isEmpty ? sql : "\(sql) [\(binds.count) parameter\(binds.count == 1 ? "" : "s")]"
@@ -82,6 +108,14 @@ public struct PostgresQuery: Sendable, Equatable, ExpressibleByStringInterpolati
         public mutating func appendInterpolation<Value: PostgresBindable>(_ value: Value?) {
             binds.append(Bind(value))
             sql += "$\(binds.count)"
+        }
+
+        /// Embeds another query, its parameters renumbered after this one's, e.g. a shared
+        /// INSERT after a CTE: `"WITH u AS (UPDATE ...) \(fragment: insert)"`. Safe: the
+        /// fragment is itself a `PostgresQuery`, values kept apart as parameters.
+        public mutating func appendInterpolation(fragment: PostgresQuery) {
+            sql += PostgresQuery.renumbered(fragment.sql, after: binds.count)
+            binds += fragment.binds
         }
 
         /// Pastes SQL written in the source into the query, e.g. a shared column list:

@@ -249,3 +249,26 @@ struct OutageUpstream: AccountUpstream {
         }
     }
 }
+
+@Suite struct CallerCacheTests {
+    @Test func remembersUntilItsLifetimeEnds() async throws {
+        let cache = CallerCache(lifetime: .milliseconds(100))
+        let caller = Caller(name: "svc", roles: [.importer])
+        cache.store(caller, for: [1, 2, 3])
+        #expect(cache.lookup([1, 2, 3]) == caller)
+        #expect(cache.lookup([9]) == nil)
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(cache.lookup([1, 2, 3]) == nil)
+    }
+
+    @Test func aRevokedTokenStopsWorkingWithinTheCacheLifetime() async throws {
+        var options = GatewayHarness.Options()
+        options.authCacheDuration = .milliseconds(300)
+        try await GatewayHarness.with(options) { h in
+            #expect(try await h.request("GET", "/accounts/x", token: h.importerToken).status == 404)
+            try await CallerStore(pool: h.pool).revoke(name: "test-importer")
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(try await h.request("GET", "/accounts/x", token: h.importerToken).status == 401)
+        }
+    }
+}

@@ -253,4 +253,12 @@ import Testing
         #expect(!error(.poolTimeout).isConnectionProblem)
         #expect(error(.poolTimeout).description == "timed out waiting for a PostgreSQL connection")
     }
+
+    @Test func fragmentsAreRenumberedAfterTheOuterParameters() {
+        let insert: PostgresQuery = "INSERT INTO log (a, b) VALUES (\("x"), \(2))"
+        let query: PostgresQuery = "WITH u AS (UPDATE t SET v = \("y") WHERE id = \(1) RETURNING 1) \(fragment: insert)"
+        #expect(query.sql == "WITH u AS (UPDATE t SET v = $1 WHERE id = $2 RETURNING 1) INSERT INTO log (a, b) VALUES ($3, $4)")
+        #expect(query.bindCount == 4)
+        #expect(PostgresQuery.renumbered("a = $1 AND b = $12 AND c = '$' AND $$", after: 3) == "a = $4 AND b = $15 AND c = '$' AND $$")
+    }
 }

@@ -29,6 +29,8 @@ final class GatewayHarness: Sendable {
         var accountQuota: Int? = nil
         /// account_import calls per second, for the gateway's limit and the sandbox's alike.
         var importRate = 200
+        /// Off by default so a revocation shows at once.
+        var authCacheDuration: Duration? = nil
         /// Wraps the real upstream, e.g. to inject outages.
         var upstream: @Sendable (AccountUpstream) -> AccountUpstream = { $0 }
     }
@@ -77,11 +79,12 @@ final class GatewayHarness: Sendable {
         let sandboxPort = try await sandboxServer.start()
         let sandboxURL = "http://127.0.0.1:\(sandboxPort)"
 
-        let configuration = try GatewayConfiguration(environment: [
+        var configuration = try GatewayConfiguration(environment: [
             "DATABASE_URL": database.url, "TENCENT_SDKAPPID": String(sdkAppID), "TENCENT_SECRET_KEY": secretKey,
             "TENCENT_ENDPOINT": sandboxURL, "GATEWAY_ID_STRATEGY": options.idStrategy.rawValue,
             "GATEWAY_WAIT_MS": String(options.waitMilliseconds), "TENCENT_IMPORT_RATE": String(options.importRate),
         ])
+        configuration.authCacheDuration = options.authCacheDuration
         let client = TencentClient(
             endpoint: try TencentEndpoint(parsing: sandboxURL),
             signature: AdminSignature(sdkAppID: sdkAppID, identifier: "administrator", secretKey: secretKey),
