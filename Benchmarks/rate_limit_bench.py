@@ -208,6 +208,11 @@ def main():
         print(f"  limiter round trips / call   {round_trips / max(calls, 1):7.3f}  ({int(round_trips)} for {calls} calls)")
         print(f"  accepted / imported          {len(accepted)} / {imported} (sandbox holds {stats['accounts']})")
         print(f"  drain                        {done - first:.1f}s from the first call")
+        per_second = []
+        for (t0, c0, _), (t1, c1, _) in zip(samples[::4], samples[4::4]):
+            if t0 >= first:
+                per_second.append(round((c1 - c0) / (t1 - t0)))
+        print(f"  calls/s, second by second    {per_second}")
         failures = []
         if max_window > ALLOWED:
             failures.append(f"{max_window} calls within one second")

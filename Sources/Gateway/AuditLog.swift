@@ -1,46 +1,100 @@
 import Foundation
 import Logging
 import PostgresClient
+import Synchronization
 
 /// Writes audit events. The database assigns id, time and hash (a trigger
-/// chains each event to the previous one), so writers cannot forge the chain.
-struct AuditLog: Sendable {
+/// chains each event to the previous one under a lock), so writers cannot
+/// forge the chain. Events that arrive while a write is under way go out
+/// together in the next multi-row INSERT: the chain's lock and the commit's
+/// flush are paid once per batch, not once per event (group commit).
+final class AuditLog: Sendable {
     let pool: PostgresPool
     let logger: Logger
     let metrics: GatewayMetrics
+    /// Events per INSERT at most.
+    let maxBatch: Int
 
-    /// Appends inside the caller's transaction. Call it last in the
-    /// transaction: it takes the chain's lock until commit.
-    func append(_ event: AuditEvent, on connection: PostgresConnection) throws {
-        _ = try connection.query(Self.insert(event))
+    private struct Pending {
+        var event: AuditEvent
+        var continuation: CheckedContinuation<Void, Error>
     }
 
-    /// The INSERT of one event; id, at, prev_hash and hash are the trigger's.
-    static func insert(_ event: AuditEvent) -> PostgresQuery {
-        """
+    private struct State {
+        var queue: [Pending] = []
+        var writing = false
+    }
+
+    private let state = Mutex(State())
+
+    init(pool: PostgresPool, logger: Logger, metrics: GatewayMetrics, maxBatch: Int = 200) {
+        self.pool = pool
+        self.logger = logger
+        self.metrics = metrics
+        self.maxBatch = maxBatch
+    }
+
+    /// The INSERT of events, in order; id, at, prev_hash and hash are the trigger's.
+    static func insert(_ events: [AuditEvent]) -> PostgresQuery {
+        var sql = """
             INSERT INTO audit_events (request_id, caller, action, user_id, chat_user_id, outcome, http_status,
                 tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, prev_hash, hash, at, id)
-            VALUES (\(event.requestID), \(event.caller), \(event.action.rawValue), \(event.userID), \(event.chatUserID),
-                \(event.outcome), \(event.httpStatus), \(event.tencentErrorCode), \(event.tencentErrorInfo),
-                \(event.attempt), \(event.latencyMilliseconds), \(event.idempotencyKey), '', '', now(), 0)
+            VALUES
             """
+        var binds: [any PostgresBindable] = []
+        for (index, event) in events.enumerated() {
+            let values: [any PostgresBindable] = [
+                event.requestID, event.caller, event.action.rawValue, event.userID, event.chatUserID, event.outcome,
+                event.httpStatus, event.tencentErrorCode, event.tencentErrorInfo, event.attempt,
+                event.latencyMilliseconds, event.idempotencyKey,
+            ]
+            let placeholders = values.indices.map { "$\(binds.count + $0 + 1)" }.joined(separator: ", ")
+            sql += (index == 0 ? " " : ", ") + "(\(placeholders), '', '', now(), 0)"
+            binds += values
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
-    /// Appends in a transaction of its own.
+    /// Appends, returning once the event is committed.
     func append(_ event: AuditEvent) async throws {
-        try await pool.withConnection { connection in try self.append(event, on: connection) }
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+            let startWriter = state.withLock { state in
+                state.queue.append(Pending(event: event, continuation: continuation))
+                defer { state.writing = true }
+                return !state.writing
+            }
+            if startWriter { Task { await self.writeQueued() } }
+        }
         metrics.auditEvent(action: event.action.rawValue)
     }
 
-    /// Appends, logging instead of throwing: for events whose request has
-    /// already been answered or failed for another reason.
-    func appendOrLog(_ event: AuditEvent) async {
-        do {
-            try await append(event)
-        } catch {
-            logger.error("could not write audit event", metadata: [
-                "audit.action": "\(event.action.rawValue)", "request_id": "\(event.requestID ?? "")", "error": "\(error)",
-            ])
+    /// Writes batches until the queue is empty.
+    private func writeQueued() async {
+        while true {
+            let batch = state.withLock { state -> [Pending] in
+                let batch = Array(state.queue.prefix(maxBatch))
+                state.queue.removeFirst(batch.count)
+                if batch.isEmpty { state.writing = false }
+                return batch
+            }
+            guard !batch.isEmpty else { return }
+            do {
+                _ = try await pool.query(Self.insert(batch.map(\.event)))
+                for pending in batch { pending.continuation.resume() }
+            } catch let error as PostgresError where batch.count > 1 && !error.isConnectionProblem {
+                // One bad event must not fail the others: write them one by one.
+                logger.warning("audit batch refused; writing its events one by one", metadata: ["error": "\(error)"])
+                for pending in batch {
+                    do {
+                        _ = try await pool.query(Self.insert([pending.event]))
+                        pending.continuation.resume()
+                    } catch {
+                        pending.continuation.resume(throwing: error)
+                    }
+                }
+            } catch {
+                for pending in batch { pending.continuation.resume(throwing: error) }
+            }
         }
     }
 }

@@ -239,7 +239,7 @@ final class ImportDelivery: Sendable {
                     updated_at = now()
                 WHERE user_id = \(userID) AND status = 'pending'
                 RETURNING 1)
-            \(fragment: AuditLog.insert(event))
+            \(fragment: AuditLog.insert([event]))
             """)
     }
 }

@@ -76,3 +76,27 @@ import Testing
         await database.drop()
     }
 }
+
+@Suite struct AuditBatchingTests {
+    @Test func concurrentEventsShareInsertsAndKeepOneChain() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 4)
+        let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<300 {
+                group.addTask {
+                    try await audit.append(AuditEvent(requestID: "r\(i)", caller: "c", action: .accountLookup, outcome: "found"))
+                }
+            }
+            try await group.waitForAll()
+        }
+        let rows = try await pool.query("SELECT id, prev_hash, hash FROM audit_events ORDER BY id").rows
+        #expect(rows.count == 300)
+        #expect(try rows.map { try $0.int64("id") } == Array(1...300))
+        for (previous, row) in zip(rows, rows.dropFirst()) {
+            #expect(try row.string("prev_hash") == previous.string("hash"))
+        }
+        await pool.close()
+        await database.drop()
+    }
+}
