@@ -36,6 +36,12 @@ e2e: build
 faults: build
 	python3 scripts/fault_suite.py
 
+# Benchmarks, on a release build: the central rate limit under 3x overload
+# (3 replicas, one PostgreSQL, the sandbox enforcing Tencent's 200/s).
+bench: deps
+	$(SWIFT) build -c release --product account-gateway
+	python3 Benchmarks/rate_limit_bench.py
+
 pg-stop:
 	@$(PG) stop
 

@@ -26,7 +26,7 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("http502-rate"), help: "Fraction (0–1) of calls answered with HTTP 502.")
     var http502Rate: Double = 0
 
-    @Option(name: .customLong("lost-response-rate"), help: "Fraction (0–1) of calls that take effect but answer HTTP 504, as a timeout would.")
+    @Option(name: .customLong("lost-response-rate"), help: "Fraction (0–1) of calls that take effect but answer one of --error-codes anyway, as a timeout after the commit would.")
     var lostResponseRate: Double = 0
 
     @Option(name: .customLong("drop-rate"), help: "Fraction (0–1) of calls that take effect but drop the connection unanswered.")

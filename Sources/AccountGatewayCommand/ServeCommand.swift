@@ -35,10 +35,12 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let pool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway"),
+            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway",
+                                                 statementTimeout: .seconds(15)),
             size: poolSize, logger: logger)
         let limiterPool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway limiter"),
+            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway limiter",
+                                                 statementTimeout: .seconds(5)),
             size: 2, logger: logger)
         let client = TencentClient(
             endpoint: endpoint,

@@ -24,6 +24,9 @@ public struct TencentUpstream: AccountUpstream {
             }
             if reply.errorCode != 0 {
                 result = .tencent(code: reply.errorCode, info: reply.errorInfo)
+            } else if !reply.isSuccess {
+                // "FAIL" with ErrorCode 0 contradicts itself: never take it for success.
+                result = .transport("upstream answered ActionStatus \(reply.actionStatus) with ErrorCode 0")
             } else if reply.failAccounts.contains(account.chatUserID) {
                 // The batch call succeeded but not for this account; Tencent gives no code, so try again.
                 result = .transport("multiaccount_import listed the account in FailAccounts")
