@@ -42,7 +42,10 @@ public final class GatewayApplication: Sendable {
                                       store: limitStore, metrics: metrics, logger: logger))
         self.idempotency = IdempotencyStore(pool: pool)
         self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
-                                     wait: .milliseconds(configuration.waitMilliseconds), logger: logger)
+                                     wait: .milliseconds(configuration.waitMilliseconds),
+                                     quota: BacklogQuota(perCaller: configuration.maxPendingPerCaller, total: configuration.maxPending,
+                                                         drainRate: Double(configuration.importRate) * RateLimiter.headroom),
+                                     logger: logger)
     }
 
     /// host:pid:random — unique per process, readable in `accounts.lease_owner`.
@@ -61,7 +64,8 @@ public final class GatewayApplication: Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.runWorker() }
             group.addTask {
-                await Maintenance(pool: self.pool, idempotency: self.idempotency, metrics: self.metrics, logger: self.logger).run()
+                await Maintenance(pool: self.pool, idempotency: self.idempotency, metrics: self.metrics,
+                                  quota: self.imports.quota, logger: self.logger).run()
             }
         }
     }

@@ -14,6 +14,9 @@ public struct GatewayConfiguration: Sendable {
     public var batchRate: Int
     public var idStrategy: IDStrategy
     public var waitMilliseconds: Int
+    /// Backlog quotas (429 beyond them): pending imports per caller, and in all.
+    public var maxPendingPerCaller: Int
+    public var maxPending: Int
     public var logLevel: Logger.Level
     /// How long a successful authentication is remembered by a replica; a
     /// revoked token stops working within this time. Not an environment
@@ -82,6 +85,8 @@ public struct GatewayConfiguration: Sendable {
             }
         }
         waitMilliseconds = integer("GATEWAY_WAIT_MS", default: 3000, range: 0...60_000)
+        maxPendingPerCaller = integer("GATEWAY_MAX_PENDING_PER_CALLER", default: 100_000, range: 1...100_000_000)
+        maxPending = integer("GATEWAY_MAX_PENDING", default: 1_000_000, range: 1...100_000_000)
 
         logLevel = .info
         if let raw = value("LOG_LEVEL") {

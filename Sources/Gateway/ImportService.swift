@@ -8,14 +8,16 @@ final class ImportService: Sendable {
     let pool: PostgresPool
     let delivery: ImportDelivery
     let logger: Logger
+    let quota: BacklogQuota
     let signals: OutcomeSignals
     let wait: Duration
     /// How often a waiting request looks at the row, to see other replicas' outcomes.
     let pollInterval: Duration
 
     init(pool: PostgresPool, delivery: ImportDelivery, signals: OutcomeSignals, wait: Duration,
-         pollInterval: Duration = .milliseconds(200), logger: Logger) {
+         pollInterval: Duration = .milliseconds(200), quota: BacklogQuota, logger: Logger) {
         self.pool = pool
+        self.quota = quota
         self.logger = logger
         self.delivery = delivery
         self.signals = signals
@@ -83,34 +85,35 @@ final class ImportService: Sendable {
 
     /// Commits the account row as the durable intent, before any upstream call.
     private func storeIntent(_ input: AccountInput, caller: String, requestID: String) async throws -> Intent {
+        // Over its backlog quota, a caller may still ask about accounts already
+        // imported as asked (200, no upstream call); anything to queue gets 429.
+        let refusal = quota.refusal(for: caller)
         do {
             // The common case, a new account, in one round trip.
-            if let created = try await pool.withConnection({
+            if refusal == nil, let created = try await pool.withConnection({
                 try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: $0)
             }) {
                 return .queued(created, wasImported: false)
             }
             return try await pool.withTransaction { connection in
-                if let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
+                if refusal == nil,
+                   let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
                     return .queued(created, wasImported: false)
                 }
                 guard let existing = try AccountStore.lock(input.userID, on: connection) else {
+                    if let refusal { throw refusal }
                     // Inserted by a concurrent request that then rolled back; ask the caller to retry.
                     throw GatewayError.conflict("The account was being changed concurrently; retry the request.")
                 }
                 let profile = existing.merging(input)
                 let changed = profile.nick != existing.nick || profile.faceURL != existing.faceURL
-                switch existing.status {
-                case .imported where !changed:
-                    return .unchanged(existing)
-                case .pending where !changed:
-                    return .queued(existing, wasImported: false)
-                case .imported, .pending, .failed:
-                    let requeued = try AccountStore.requeue(
-                        input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller,
-                        resetAttempts: existing.status != .pending, on: connection)
-                    return .queued(requeued, wasImported: existing.status == .imported)
-                }
+                if existing.status == .imported && !changed { return .unchanged(existing) }
+                if let refusal { throw refusal }
+                if existing.status == .pending && !changed { return .queued(existing, wasImported: false) }
+                let requeued = try AccountStore.requeue(
+                    input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller,
+                    resetAttempts: existing.status != .pending, on: connection)
+                return .queued(requeued, wasImported: existing.status == .imported)
             }
         } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "accounts_chat_user_id_key" {
             throw GatewayError.conflict("chat_user_id \(input.chatUserID) is already mapped to another user_id.")

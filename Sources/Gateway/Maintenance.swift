@@ -2,12 +2,13 @@ import Foundation
 import Logging
 import PostgresClient
 
-/// Periodic chores of every replica: the pending-imports gauge, and
-/// forgetting expired idempotency keys.
+/// Periodic chores of every replica: counting the backlog (the pending gauge
+/// and the backlog quota), and forgetting expired idempotency keys.
 struct Maintenance: Sendable {
     let pool: PostgresPool
     let idempotency: IdempotencyStore
     let metrics: GatewayMetrics
+    let quota: BacklogQuota
     let logger: Logger
     var gaugeInterval: Duration = .seconds(5)
     var purgeEvery = 12  // gauge intervals: once a minute
@@ -16,8 +17,15 @@ struct Maintenance: Sendable {
         var tick = 0
         while !Task.isCancelled {
             do {
-                let pending = try await pool.query("SELECT count(*) AS n FROM accounts WHERE status = 'pending'").rows.first?.int("n") ?? 0
-                metrics.setPendingImports(pending)
+                var byCaller: [String: Int] = [:]
+                for row in try await pool.query("""
+                    SELECT coalesce(requested_by, '') AS caller, count(*) AS n FROM accounts
+                    WHERE status = 'pending' GROUP BY 1
+                    """).rows {
+                    byCaller[try row.string("caller")] = try row.int("n")
+                }
+                quota.update(byCaller: byCaller)
+                metrics.setPendingImports(byCaller.values.reduce(0, +))
                 if tick % purgeEvery == 0 {
                     let purged = try await idempotency.purgeExpired()
                     if purged > 0 { logger.info("forgot expired idempotency keys", metadata: ["idempotency.purged": "\(purged)"]) }

@@ -71,6 +71,14 @@ actor RateLimiter {
         return last.nextFree <= deadline
     }
 
+    /// Whole seconds until the shared budget is free for a new call, as the last
+    /// reservation told (1 to 60): the `Retry-After` of a 202.
+    func secondsUntilFree() -> Int {
+        guard let last = lastNextFree else { return 1 }
+        let wait = (last.nextFree - ContinuousClock.now).seconds
+        return min(60, max(1, Int(wait.rounded(.up))))
+    }
+
     /// One call: waits for its slot until `deadline`; true when the call may go out now.
     func acquire(deadline: ContinuousClock.Instant) async -> (permitted: Bool, retryAfter: Duration) {
         let started = ContinuousClock.now

@@ -99,3 +99,32 @@ struct SlowUpstream: AccountUpstream {
         return await wrapped.importAccount(account, updatingProfile: updatingProfile)
     }
 }
+
+@Suite struct BacklogQuotaTests {
+    @Test func aCallerOverItsQuotaGets429ButMayStillReadWhatIsDone() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.postAccount(#"{"user_id":"done_already"}"#).status == 201)
+            h.app.imports.quota.update(byCaller: ["test-importer": h.app.configuration.maxPendingPerCaller])
+            let refused = try await h.postAccount(#"{"user_id":"one_more"}"#)
+            #expect(refused.status == 429)
+            #expect(Int(refused.header("Retry-After") ?? "") ?? 0 >= 1)
+            #expect((refused.json["detail"] as? String)?.contains("quota") == true)
+            #expect(try await h.postAccount(#"{"user_id":"done_already"}"#).status == 200)
+            #expect(try await h.postAccount(#"{"user_id":"done_already","nick":"changed"}"#).status == 429)
+            #expect(try await h.request("GET", "/accounts/one_more", token: h.importerToken).status == 404)
+            // Another caller is not held back by this one.
+            let other = try await CallerStore(pool: h.pool).add(name: "other", roles: [.importer])
+            #expect(try await h.postAccount(#"{"user_id":"someone_else"}"#, token: other).status == 201)
+        }
+    }
+
+    @Test func aFullQueueRefusesEveryone() {
+        let quota = BacklogQuota(perCaller: 10, total: 15, drainRate: 5)
+        quota.update(byCaller: ["a": 9, "b": 6])
+        #expect(quota.refusal(for: "c") == .tooManyRequests("The pending queue is full (15 imports); retry later.", retryAfterSeconds: 1))
+        quota.update(byCaller: ["a": 30])
+        #expect(quota.refusal(for: "a") == .tooManyRequests("Caller 'a' has 30 imports pending (its quota is 10); retry later.", retryAfterSeconds: 5))
+        quota.update(byCaller: ["a": 2])
+        #expect(quota.refusal(for: "a") == nil)
+    }
+}
