@@ -29,7 +29,10 @@ public final class URLSessionTransport: TencentTransport {
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.setValue("application/json", forHTTPHeaderField: "Accept")
-        request.timeoutInterval = timeout.seconds
+        // URLRequest's timeout is an idle timeout, and FoundationNetworking
+        // truncates it to whole seconds (0.5 s times out at once): keep it at
+        // least a second; the timer below bounds the whole call exactly.
+        request.timeoutInterval = max(1, timeout.seconds.rounded(.up))
 
         let call = Call()
         return try await withTaskCancellationHandler {
