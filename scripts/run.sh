@@ -48,7 +48,7 @@ cat <<MSG
   account-gateway is running on http://$GATEWAY_LISTEN (sandbox on http://$sandbox_listen).
   Import an account:
 
-curl -sS -X POST http://$GATEWAY_LISTEN/accounts -H 'Authorization: Bearer $token' -H 'Content-Type: application/json' -d '{"user_id":"demo_user_1","nick":"Demo"}'
+curl -sS -w '\n' -X POST http://$GATEWAY_LISTEN/accounts -H 'Authorization: Bearer $token' -H 'Content-Type: application/json' -d '{"user_id":"demo_user_1","nick":"Demo"}'
 
   Press Ctrl-C to stop.
 
