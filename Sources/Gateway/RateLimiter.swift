@@ -89,9 +89,13 @@ actor RateLimiter {
         return onTime ? (true, .zero) : (false, .zero)
     }
 
-    /// Sleeps until the slot; false when it wakes too late to use it.
+    /// Sleeps until the slot; false when it wakes too late to use it, or was cancelled (shutdown).
     nonisolated static func waitFor(_ slot: ContinuousClock.Instant) async -> Bool {
-        try? await Task.sleep(until: slot, clock: .continuous)
+        do {
+            try await Task.sleep(until: slot, clock: .continuous)
+        } catch {
+            return false
+        }
         return ContinuousClock.now - slot <= lateness
     }
 

@@ -100,3 +100,66 @@ import Testing
         await database.drop()
     }
 }
+
+@Suite(.serialized) struct AuditVerifierTests {
+    /// A database with `count` events, and a connection that may tamper with them
+    /// the way the table's owner could (granting itself UPDATE/DELETE, disabling the guards).
+    func withTrail(_ count: Int, _ body: (PostgresPool) async throws -> Void) async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 2)
+        let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
+        for i in 1...count {
+            try await audit.append(AuditEvent(requestID: "r\(i)", caller: "svc", action: .accountImport, userID: "u\(i)", outcome: "imported", httpStatus: 201))
+        }
+        do {
+            try await body(pool)
+        } catch {
+            await pool.close(); await database.drop(); throw error
+        }
+        await pool.close()
+        await database.drop()
+    }
+
+    func tamper(_ pool: PostgresPool, _ statement: String) async throws {
+        try await pool.withConnection { connection in
+            try connection.executeScript("""
+                GRANT UPDATE, DELETE ON audit_events TO CURRENT_USER;
+                ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_update;
+                \(statement);
+                ALTER TABLE audit_events ENABLE TRIGGER audit_events_no_update;
+                """)
+        }
+    }
+
+    @Test func anIntactTrailVerifies() async throws {
+        try await withTrail(12) { pool in
+            let report = try await AuditVerifier(pool: pool, pageSize: 5).verify()
+            #expect(report.checked == 12 && report.firstBroken == nil)
+        }
+    }
+
+    @Test func aChangedEventIsNamed() async throws {
+        try await withTrail(8) { pool in
+            try await tamper(pool, "UPDATE audit_events SET outcome = 'rejected' WHERE id = 5")
+            let report = try await AuditVerifier(pool: pool, pageSize: 3).verify()
+            #expect(report.firstBroken?.id == 5)
+            #expect(report.checked == 4)
+        }
+    }
+
+    @Test func aRemovedEventIsNamed() async throws {
+        try await withTrail(8) { pool in
+            try await tamper(pool, "DELETE FROM audit_events WHERE id = 3")
+            #expect(try await AuditVerifier(pool: pool).verify().firstBroken?.id == 3)
+        }
+    }
+
+    @Test func eventsRemovedFromTheEndAreNoticed() async throws {
+        try await withTrail(8) { pool in
+            try await tamper(pool, "DELETE FROM audit_events WHERE id >= 7")
+            let report = try await AuditVerifier(pool: pool).verify()
+            #expect(report.firstBroken?.id == 7)
+            #expect(report.checked == 6)
+        }
+    }
+}
