@@ -61,6 +61,10 @@ check "no partial row after bad input" 404 "$(curl -s -o /dev/null -w '%{http_co
 check "request id echoed" "X-Request-ID: e2e-req-1" "$(curl -s -D - -o /dev/null "$base/healthz" -H 'X-Request-ID: e2e-req-1' | tr -d '\r' | grep -i '^x-request-id:' | sed 's/^[^:]*:/X-Request-ID:/')"
 
 
+kill -TERM "$serve_pid"
+wait "$serve_pid" && status=0 || status=$?
+check "serve exits 0 on SIGTERM" 0 "$status"
+
 # UserSig against Tencent's official generator and an independent verifier.
 pylib=$root/.local/pylib
 if ! PYTHONPATH=$pylib python3 -c 'import TLSSigAPIv2' 2>/dev/null; then
@@ -75,7 +79,7 @@ independent() { python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import 
 check "usersig command verifies independently" None "$(independent "$("$bin" usersig)" administrator "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE")"
 check "the independent verifier rejects the official one for another admin" identifier "$(independent "$official" someone_else "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE")"
 
-# What serve really sends: a second replica whose upstream is the independent verifier.
+# What serve really sends: a replica (the only one now) whose upstream is the independent verifier.
 verifier_port=$(free_port)
 second_port=$(free_port)
 python3 scripts/tencent_verifier.py "$verifier_port" "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE" & pids+=($!)
@@ -84,7 +88,5 @@ for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$second_port/readyz" >/dev
 check "import through the independent verifier answers 201" 201 "$(curl -s -o "$work/body" -w '%{http_code}' -X POST "http://127.0.0.1:$second_port/accounts" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"user_id":"e2e_verified"}')"
 check "the independent verifier accepted the gateway's UserSig" 1 "$(curl -s "http://127.0.0.1:$verifier_port/verified" | python3 -c 'import json,sys; print(json.load(sys.stdin)["verified"])')"
 
-kill -TERM "$serve_pid"
-wait "$serve_pid" && status=0 || status=$?
-check "serve exits 0 on SIGTERM" 0 "$status"
+check "audit verify on the trail written above" 0 "$("$bin" audit verify >/dev/null 2>&1; echo $?)"
 echo "$passed passed, 0 failed"

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import Gateway
+
+@Suite(.serialized) struct AuditRouteTests {
+    @Test func pagesNewestFirstWithFiltersAndCursors() async throws {
+        try await GatewayHarness.with { h in
+            for i in 1...5 { #expect(try await h.postAccount(#"{"user_id":"aud_\#(i)"}"#).status == 201) }
+            let first = try await h.request("GET", "/audit?action=account.import&limit=2", token: h.auditorToken)
+            #expect(first.status == 200)
+            let events = try #require(first.json["events"] as? [[String: Any]])
+            #expect(events.compactMap { $0["user_id"] as? String } == ["aud_5", "aud_4"])
+            #expect(Set(events[0].keys) == Set(AuditEventBody.fields))
+            #expect(events[0]["caller"] as? String == "test-importer")
+            #expect(events[0]["http_status"] as? Int == 201)
+            #expect((events[0]["hash"] as? String)?.count == 64)
+            let cursor = try #require(first.json["next_cursor"] as? String)
+            let second = try await h.request("GET", "/audit?action=account.import&limit=2&cursor=\(cursor)", token: h.auditorToken)
+            #expect((second.json["events"] as? [[String: Any]])?.compactMap { $0["user_id"] as? String } == ["aud_3", "aud_2"])
+            let last = try await h.request("GET", "/audit?action=account.import&limit=2&cursor=\(second.json["next_cursor"] as! String)",
+                                           token: h.auditorToken)
+            #expect((last.json["events"] as? [[String: Any]])?.count == 1)
+            #expect(last.json["next_cursor"] is NSNull)
+
+            let one = try await h.request("GET", "/audit?user_id=aud_3", token: h.auditorToken)
+            #expect((one.json["events"] as? [[String: Any]])?.map { $0["action"] as? String } == ["account.import", "upstream.account_import"])
+            // The queries themselves are audited (this one after its answer).
+            let queries = try await h.request("GET", "/audit?action=audit.query", token: h.auditorToken)
+            #expect((queries.json["events"] as? [[String: Any]])?.count == 4)
+        }
+    }
+
+    @Test func csvAndNDJSON() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.postAccount(#"{"user_id":"csv_1","nick":"a, \"quoted\" nick"}"#).status == 201)
+            let csv = try await h.request("GET", "/audit?action=account.import", token: h.auditorToken, headers: ["Accept": "text/csv"])
+            #expect(csv.status == 200)
+            #expect(csv.header("Content-Type") == "text/csv; charset=utf-8")
+            let lines = String(decoding: csv.body, as: UTF8.self).split(separator: "\r\n")
+            #expect(lines.first == Substring(AuditEventBody.fields.joined(separator: ",")))
+            #expect(lines.count == 2)
+            #expect(lines[1].contains(",csv_1,csv_1,imported,201,"))
+            let ndjson = try await h.request("GET", "/audit", token: h.auditorToken, headers: ["Accept": "application/x-ndjson"])
+            #expect(ndjson.header("Content-Type") == "application/x-ndjson; charset=utf-8")
+            let objects = String(decoding: ndjson.body, as: UTF8.self).split(separator: "\n").map {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(objects.count == 3 && objects.allSatisfy { $0?["hash"] is String })
+        }
+    }
+
+    @Test func badQueriesAre400AndImportersAre403() async throws {
+        try await GatewayHarness.with { h in
+            let bad = try await h.request("GET", "/audit?limit=0&since=yesterday&action=nope&colour=red&cursor=xyz", token: h.auditorToken)
+            #expect(bad.status == 400)
+            let fields = (bad.json["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String }.sorted()
+            #expect(fields == ["action", "colour", "cursor", "limit", "since"])
+            #expect(try await h.request("GET", "/audit", token: h.importerToken).status == 403)
+            #expect(try await h.request("GET", "/audit", token: nil).status == 401)
+        }
+    }
+
+    @Test func cursorsRoundTripAndRejectForgeries() {
+        #expect(AuditQuery.decodeCursor(AuditQuery.encodeCursor(42)) == 42)
+        #expect(AuditQuery.decodeCursor("abc") == nil)
+        #expect(AuditQuery.decodeCursor(ChatID.base64URL(Array("a1:-5".utf8))) == nil)
+        #expect(GatewayApplication.csvField("plain") == "plain")
+        #expect(GatewayApplication.csvField("a,\"b\"") == "\"a,\"\"b\"\"\"")
+        #expect(GatewayApplication.csvField(nil) == "")
+    }
+}
