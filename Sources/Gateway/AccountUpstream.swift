@@ -6,6 +6,24 @@ public protocol AccountUpstream: Sendable {
     /// Imports one account. `updatingProfile` asks for multiaccount_import, the
     /// API that also updates Nick/FaceUrl of an account Tencent already has.
     func importAccount(_ account: UpstreamAccount, updatingProfile: Bool) async -> UpstreamReply
+
+    /// Imports up to 100 accounts in one multiaccount_import call (creating or
+    /// updating profiles); those Tencent lists in FailAccounts are in `failed`.
+    func importAccounts(_ accounts: [UpstreamAccount]) async -> UpstreamBatchReply
+}
+
+public struct UpstreamBatchReply: Sendable, Equatable {
+    /// The call's own result; `.ok` even when some accounts failed.
+    public var result: UpstreamReply.Result
+    /// Chat account IDs Tencent did not import.
+    public var failed: Set<String>
+    public var latency: Duration
+
+    public init(result: UpstreamReply.Result, failed: Set<String>, latency: Duration) {
+        self.result = result
+        self.failed = failed
+        self.latency = latency
+    }
 }
 
 public struct UpstreamAccount: Sendable, Equatable {

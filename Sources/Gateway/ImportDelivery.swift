@@ -164,29 +164,10 @@ final class ImportDelivery: Sendable {
             tencentErrorCode: reply.result.tencentCode, tencentErrorInfo: reply.result.tencentInfo,
             attempt: account.attempts, latencyMilliseconds: reply.latency.milliseconds)
 
-        switch decision {
-        case .imported:
-            metrics.setMisconfigured(false)
-            log.debug("upstream import succeeded", metadata: ["upstream.api": "\(reply.api.rawValue)"])
-        case .rejected(let code, let info):
-            log.warning("upstream rejected the import for good",
-                        metadata: ["upstream.error_code": "\(code)", "upstream.error_info": "\(info)"])
-        case .retry(let delay, let reason, _, let info):
-            if reason == .rateLimited { await limiter.reportRateLimited() }
-            if reason == .lockout { await limiter.reportLockout() }
-            let needsOperator = reason == .misconfiguration || reason == .lockout || reason == .gatewayBug
-            if needsOperator { metrics.upstreamAlert(reason: reason.rawValue) }
-            if reason == .misconfiguration { metrics.setMisconfigured(true) }
-            let level: Logger.Level = needsOperator ? .error : .warning
-            log.log(level: level, "upstream import will be retried", metadata: [
-                "upstream.error_code": "\(reply.result.tencentCode.map(String.init) ?? "none")",
-                "upstream.error_info": "\(info)", "retry.reason": "\(reason.rawValue)",
-                "retry.delay_ms": "\(delay.milliseconds)",
-            ])
-        }
+        await observe(decision, result: reply.result, api: reply.api, limiter: limiter, log: log)
 
         do {
-            try await record(decision, sent: sent, for: account.userID, event: event)
+            try await record([OutcomeRow(account.userID, sent: sent, decision: decision)], event: event)
             metrics.auditEvent(action: event.action.rawValue)
         } catch {
             log.error("could not record the upstream outcome; the lease will expire and the import be retried",
@@ -213,31 +194,84 @@ final class ImportDelivery: Sendable {
         }
     }
 
-    /// The outcome and its audit event in one statement: one round trip, and the
-    /// audit chain's lock is held for no longer than that statement's commit.
-    private func record(_ decision: DeliveryDecision, sent: UpstreamAccount, for userID: String, event: AuditEvent) async throws {
-        let (status, code, info, delay): (Account.Status, Int?, String?, Duration) = switch decision {
-        case .imported: (.imported, nil, nil, .zero)
-        case .rejected(let code, let info): (.failed, code, info, .zero)
-        case .retry(let delay, _, let code, let info): (.pending, code, code == nil ? nil : info, delay)
+    /// Metrics, logs and the shared limiter's adaptive protection for one decision.
+    func observe(_ decision: DeliveryDecision, result: UpstreamReply.Result, api: UpstreamReply.API,
+                 limiter: RateLimiter, log: Logger) async {
+        switch decision {
+        case .imported:
+            metrics.setMisconfigured(false)
+            log.debug("upstream import succeeded", metadata: ["upstream.api": "\(api.rawValue)"])
+        case .rejected(let code, let info):
+            log.warning("upstream rejected the import for good",
+                        metadata: ["upstream.error_code": "\(code)", "upstream.error_info": "\(info)"])
+        case .retry(let delay, let reason, _, let info):
+            if reason == .rateLimited { await limiter.reportRateLimited() }
+            if reason == .lockout { await limiter.reportLockout() }
+            let needsOperator = reason == .misconfiguration || reason == .lockout || reason == .gatewayBug
+            if needsOperator { metrics.upstreamAlert(reason: reason.rawValue) }
+            if reason == .misconfiguration { metrics.setMisconfigured(true) }
+            let level: Logger.Level = needsOperator ? .error : .warning
+            log.log(level: level, "upstream import will be retried", metadata: [
+                "upstream.api": "\(api.rawValue)", "upstream.error_code": "\(result.tencentCode.map(String.init) ?? "none")",
+                "upstream.error_info": "\(info)", "retry.reason": "\(reason.rawValue)", "retry.delay_ms": "\(delay.milliseconds)",
+            ])
         }
-        let imported = status == .imported
-        // Only the profile that was sent counts: if a newer request changed it
-        // meanwhile, the account stays pending for that profile.
+    }
+
+    /// What one upstream call decided for one account, as `record` stores it.
+    struct OutcomeRow: Encodable, Sendable {
+        var userID: String
+        var nick: String?
+        var faceURL: String?
+        var status: String
+        var imported: Bool
+        var code: Int?
+        var info: String?
+        var delayMilliseconds: Int
+
+        init(_ userID: String, sent: UpstreamAccount, decision: DeliveryDecision) {
+            self.userID = userID
+            nick = sent.nick
+            faceURL = sent.faceURL
+            switch decision {
+            case .imported:
+                (status, imported, code, info, delayMilliseconds) = ("imported", true, nil, nil, 0)
+            case .rejected(let code, let info):
+                (status, imported, self.code, self.info, delayMilliseconds) = ("failed", false, code, info, 0)
+            case .retry(let delay, _, let code, let info):
+                (status, imported, self.code, self.info, delayMilliseconds) = ("pending", false, code, code == nil ? nil : info, delay.milliseconds)
+            }
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id", nick, faceURL = "face_url", status, imported, code, info, delayMilliseconds = "delay_ms"
+        }
+    }
+
+    /// The outcomes of one upstream call and its audit event in one statement:
+    /// one round trip, and the audit chain's lock is held for no longer than
+    /// that statement's commit. Only the profile that was sent counts: if a
+    /// newer request changed it meanwhile, the account stays pending for that profile.
+    func record(_ outcomes: [OutcomeRow], event: AuditEvent) async throws {
+        let owner = self.owner
+        let rows = String(decoding: JSON.encode(outcomes), as: UTF8.self)
         _ = try await pool.query("""
-            WITH outcome AS (
-                UPDATE accounts SET
-                    status = CASE WHEN nick IS NOT DISTINCT FROM \(sent.nick)::text AND face_url IS NOT DISTINCT FROM \(sent.faceURL)::text
-                                  THEN \(status.rawValue) ELSE 'pending' END,
-                    imported_at = CASE WHEN \(imported) AND nick IS NOT DISTINCT FROM \(sent.nick)::text
-                                       AND face_url IS NOT DISTINCT FROM \(sent.faceURL)::text THEN now() ELSE imported_at END,
-                    upstream_exists = upstream_exists OR \(imported),
-                    last_error_code = \(code), last_error_info = \(info),
-                    next_attempt_at = now() + \(delay.milliseconds)::integer * interval '1 millisecond',
-                    lease_owner = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_owner END,
-                    lease_until = CASE WHEN lease_owner = \(owner) THEN NULL ELSE lease_until END,
+            WITH s AS (
+                SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
+                    imported boolean, code integer, info text, delay_ms integer)
+            ), outcome AS (
+                UPDATE accounts a SET
+                    status = CASE WHEN a.nick IS NOT DISTINCT FROM s.nick AND a.face_url IS NOT DISTINCT FROM s.face_url
+                                  THEN s.status ELSE 'pending' END,
+                    imported_at = CASE WHEN s.imported AND a.nick IS NOT DISTINCT FROM s.nick
+                                       AND a.face_url IS NOT DISTINCT FROM s.face_url THEN now() ELSE a.imported_at END,
+                    upstream_exists = a.upstream_exists OR s.imported,
+                    last_error_code = s.code, last_error_info = s.info,
+                    next_attempt_at = now() + s.delay_ms * interval '1 millisecond',
+                    lease_owner = CASE WHEN a.lease_owner = \(owner) THEN NULL ELSE a.lease_owner END,
+                    lease_until = CASE WHEN a.lease_owner = \(owner) THEN NULL ELSE a.lease_until END,
                     updated_at = now()
-                WHERE user_id = \(userID) AND status = 'pending'
+                FROM s WHERE a.user_id = s.user_id AND a.status = 'pending'
                 RETURNING 1)
             \(fragment: AuditLog.insert([event]))
             """)

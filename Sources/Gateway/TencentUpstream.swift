@@ -38,4 +38,24 @@ public struct TencentUpstream: AccountUpstream {
         }
         return UpstreamReply(api: api, result: result, latency: .now - started)
     }
+
+    public func importAccounts(_ accounts: [UpstreamAccount]) async -> UpstreamBatchReply {
+        let started = ContinuousClock.now
+        do {
+            let reply = try await client.multiaccountImport(accounts.map {
+                ImportAccount(userID: $0.chatUserID, nick: $0.nick, faceURL: $0.faceURL)
+            })
+            let result: UpstreamReply.Result
+            if reply.errorCode != 0 {
+                result = .tencent(code: reply.errorCode, info: reply.errorInfo)
+            } else if !reply.isSuccess {
+                result = .transport("upstream answered ActionStatus \(reply.actionStatus) with ErrorCode 0")
+            } else {
+                result = .ok
+            }
+            return UpstreamBatchReply(result: result, failed: Set(reply.failAccounts), latency: .now - started)
+        } catch {
+            return UpstreamBatchReply(result: .transport(error.description), failed: [], latency: .now - started)
+        }
+    }
 }

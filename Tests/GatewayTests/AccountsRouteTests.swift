@@ -218,6 +218,13 @@ struct OutageUpstream: AccountUpstream {
         }
         return await wrapped.importAccount(account, updatingProfile: updatingProfile)
     }
+
+    func importAccounts(_ accounts: [UpstreamAccount]) async -> UpstreamBatchReply {
+        if down.isDown {
+            return UpstreamBatchReply(result: .transport("connection refused (test outage)"), failed: [], latency: .milliseconds(1))
+        }
+        return await wrapped.importAccounts(accounts)
+    }
 }
 
 @Suite struct MetricsRouteTests {

@@ -47,4 +47,9 @@ struct NeverUpstream: AccountUpstream {
         Issue.record("no upstream call expected")
         return UpstreamReply(api: .accountImport, result: .transport("unused"), latency: .zero)
     }
+
+    func importAccounts(_ accounts: [UpstreamAccount]) async -> UpstreamBatchReply {
+        Issue.record("no upstream call expected")
+        return UpstreamBatchReply(result: .transport("unused"), failed: [], latency: .zero)
+    }
 }

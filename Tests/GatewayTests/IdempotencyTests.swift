@@ -98,6 +98,11 @@ struct SlowUpstream: AccountUpstream {
         try? await Task.sleep(for: delay)
         return await wrapped.importAccount(account, updatingProfile: updatingProfile)
     }
+
+    func importAccounts(_ accounts: [UpstreamAccount]) async -> UpstreamBatchReply {
+        try? await Task.sleep(for: delay)
+        return await wrapped.importAccounts(accounts)
+    }
 }
 
 @Suite struct BacklogQuotaTests {
