@@ -71,3 +71,17 @@ enum AccountStore {
         return try decode(row)
     }
 }
+
+extension AccountStore {
+    /// Several accounts by user_id, in one query.
+    static func fetch(_ userIDs: [String], on pool: PostgresPool) async throws -> [String: Account] {
+        let list = String(decoding: JSON.encode(userIDs), as: UTF8.self)
+        let rows = try await pool.query("""
+            SELECT \(unescaped: columns) FROM accounts WHERE user_id IN (SELECT jsonb_array_elements_text(\(list)::jsonb))
+            """).rows
+        return Dictionary(uniqueKeysWithValues: try rows.map { row in
+            let account = try decode(row)
+            return (account.userID, account)
+        })
+    }
+}

@@ -107,6 +107,9 @@ public final class GatewayApplication: Sendable {
         router.add("GET", "/accounts/{user_id}", { [self] in
             await self.protected($0, roles: [.importer, .auditor], action: .accountLookup, self.getAccount)
         })
+        router.add("POST", "/accounts/batch", { [self] in
+            await self.protected($0, roles: [.importer], action: .accountBatchImport, self.postBatch)
+        })
         router.add("GET", "/audit", { [self] in await self.protected($0, roles: [.auditor], action: .auditQuery, self.getAudit) })
         return router
     }

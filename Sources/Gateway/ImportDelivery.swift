@@ -47,12 +47,12 @@ final class ImportDelivery: Sendable {
         self.logger = logger
     }
 
-    private static let claimColumns: StaticString = """
+    static let claimColumns: StaticString = """
         user_id, chat_user_id, nick, face_url, status, created_at, updated_at, imported_at,
         attempts, last_error_code, last_error_info, upstream_exists, requested_by, request_id
         """
 
-    private static func decodeClaim(_ row: PostgresRow) throws -> Claim {
+    static func decodeClaim(_ row: PostgresRow) throws -> Claim {
         Claim(account: try AccountStore.decode(row), requestID: try row.optionalString("request_id"),
               caller: try row.optionalString("requested_by"))
     }
@@ -174,6 +174,10 @@ final class ImportDelivery: Sendable {
                       metadata: ["error": "\(error)"])
         }
         signals.signal(account.userID)
+    }
+
+    func countInFlight(_ delta: Int) {
+        inFlight.withLock { $0 += delta }
     }
 
     /// For shutdown: waits up to `timeout` for deliveries under way, then gives

@@ -54,9 +54,15 @@ final class ImportService: Sendable {
     }
 
     /// What the first transaction found and did.
-    private enum Intent {
+    enum Intent {
         case unchanged(Account)
         case queued(Account, wasImported: Bool)
+
+        var account: Account {
+            switch self {
+            case .unchanged(let account), .queued(let account, _): account
+            }
+        }
     }
 
     func importAccount(_ input: AccountInput, caller: String, requestID: String) async throws -> Outcome {
@@ -96,27 +102,69 @@ final class ImportService: Sendable {
                 return .queued(created, wasImported: false)
             }
             return try await pool.withTransaction { connection in
-                if refusal == nil,
-                   let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
-                    return .queued(created, wasImported: false)
-                }
-                guard let existing = try AccountStore.lock(input.userID, on: connection) else {
-                    if let refusal { throw refusal }
-                    // Inserted by a concurrent request that then rolled back; ask the caller to retry.
-                    throw GatewayError.conflict("The account was being changed concurrently; retry the request.")
-                }
-                let profile = existing.merging(input)
-                let changed = profile.nick != existing.nick || profile.faceURL != existing.faceURL
-                if existing.status == .imported && !changed { return .unchanged(existing) }
-                if let refusal { throw refusal }
-                if existing.status == .pending && !changed { return .queued(existing, wasImported: false) }
-                let requeued = try AccountStore.requeue(
-                    input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller,
-                    resetAttempts: existing.status != .pending, on: connection)
-                return .queued(requeued, wasImported: existing.status == .imported)
+                try Self.decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, on: connection)
             }
         } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "accounts_chat_user_id_key" {
             throw GatewayError.conflict("chat_user_id \(input.chatUserID) is already mapped to another user_id.")
+        }
+    }
+
+    /// Stores one account's intent inside the caller's transaction: a new row,
+    /// a requeue with the merged profile, or nothing when it is imported as asked.
+    static func decideIntent(_ input: AccountInput, refusal: GatewayError?, caller: String, requestID: String,
+                             on connection: PostgresConnection) throws -> Intent {
+        if refusal == nil,
+           let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
+            return .queued(created, wasImported: false)
+        }
+        guard let existing = try AccountStore.lock(input.userID, on: connection) else {
+            if let refusal { throw refusal }
+            // Inserted by a concurrent request that then rolled back; ask the caller to retry.
+            throw GatewayError.conflict("The account was being changed concurrently; retry the request.")
+        }
+        let profile = existing.merging(input)
+        let changed = profile.nick != existing.nick || profile.faceURL != existing.faceURL
+        if existing.status == .imported && !changed { return .unchanged(existing) }
+        if let refusal { throw refusal }
+        if existing.status == .pending && !changed { return .queued(existing, wasImported: false) }
+        let requeued = try AccountStore.requeue(
+            input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller,
+            resetAttempts: existing.status != .pending, on: connection)
+        return .queued(requeued, wasImported: existing.status == .imported)
+    }
+
+    /// `POST /accounts/batch`: every intent in one transaction, then the new and
+    /// changed accounts through multiaccount_import (100 per call) within the
+    /// wait; answers each account's state, in request order.
+    func importBatch(_ inputs: [AccountInput], caller: String, requestID: String) async throws -> [Account] {
+        let refusal = quota.refusal(for: caller)
+        let intents: [Intent]
+        do {
+            intents = try await pool.withTransaction { connection in
+                try inputs.map { try Self.decideIntent($0, refusal: refusal, caller: caller, requestID: requestID, on: connection) }
+            }
+        } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "accounts_chat_user_id_key" {
+            throw GatewayError.conflict("A chat_user_id of this batch is already mapped to another user_id.")
+        }
+        let stored = intents.map(\.account)
+        let queued = intents.compactMap { intent -> String? in
+            if case .queued(let account, _) = intent { return account.userID }
+            return nil
+        }
+        let deadline = ContinuousClock.now + wait
+        do {
+            let claims = try await delivery.claim(queued)
+            if !claims.isEmpty {
+                let attempt = Task { await delivery.deliverBatch(claims, permitDeadline: deadline) }
+                await attempt.finish(within: max(deadline - .now, .zero))
+            }
+            let current = try await AccountStore.fetch(stored.map(\.userID), on: pool)
+            return stored.map { current[$0.userID] ?? $0 }
+        } catch {
+            // The intents are committed: whatever fails now, the worker finishes the imports.
+            logger.warning("cannot follow the batch; answering what was stored",
+                           metadata: ["request_id": "\(requestID)", "error": "\(error)"])
+            return stored
         }
     }
 

@@ -1,0 +1,74 @@
+import Foundation
+import Logging
+import PostgresClient
+
+extension ImportDelivery {
+    /// Claims these accounts where they are pending, due and free.
+    func claim(_ userIDs: [String]) async throws -> [Claim] {
+        guard !userIDs.isEmpty else { return [] }
+        let owner = self.owner
+        let list = String(decoding: JSON.encode(userIDs), as: UTF8.self)
+        return try await pool.query("""
+            UPDATE accounts SET lease_owner = \(owner), lease_until = now() + \(Self.leaseSeconds)::integer * interval '1 second',
+                attempts = attempts + 1, updated_at = now()
+            WHERE user_id IN (SELECT jsonb_array_elements_text(\(list)::jsonb))
+                AND status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+            RETURNING \(unescaped: Self.claimColumns)
+            """).rows.map(Self.decodeClaim)
+    }
+
+    /// Delivers claimed accounts through multiaccount_import, at most 100 per
+    /// call, each call waiting for a slot of the batch budget until `permitDeadline`.
+    func deliverBatch(_ claims: [Claim], permitDeadline: ContinuousClock.Instant) async {
+        await withDiscardingTaskGroup { group in
+            for start in stride(from: 0, to: claims.count, by: Self.maxBatchCall) {
+                let chunk = Array(claims[start..<min(start + Self.maxBatchCall, claims.count)])
+                group.addTask { await self.deliverChunk(chunk, permitDeadline: permitDeadline) }
+            }
+        }
+    }
+
+    /// Tencent's limit of accounts per multiaccount_import call.
+    static let maxBatchCall = 100
+
+    private func deliverChunk(_ chunk: [Claim], permitDeadline: ContinuousClock.Instant) async {
+        countInFlight(chunk.count)
+        defer { countInFlight(-chunk.count) }
+        let grant = await batchLimiter.acquire(deadline: permitDeadline)
+        guard grant.permitted else {
+            await giveBack(chunk, dueIn: grant.retryAfter)
+            return
+        }
+        var log = logger
+        if let requestID = chunk.first?.requestID { log[metadataKey: "request_id"] = "\(requestID)" }
+        log[metadataKey: "batch.size"] = "\(chunk.count)"
+
+        let sent = chunk.map { UpstreamAccount(chatUserID: $0.account.chatUserID, nick: $0.account.nick, faceURL: $0.account.faceURL) }
+        let reply = await upstream.importAccounts(sent)
+        metrics.upstreamCall(api: UpstreamReply.API.multiaccountImport.rawValue, errorCode: reply.result.metricLabel, duration: reply.latency)
+        let attempt = chunk.map(\.account.attempts).max() ?? 1
+        let decision = policy.decide(reply.result, attempt: attempt)
+        let outcomes = zip(chunk, sent).map { claim, account in
+            // The call succeeded but not for this account: Tencent gives no reason, so try again.
+            let mine = decision == .imported && reply.failed.contains(account.chatUserID)
+                ? policy.decide(.transport("listed in FailAccounts"), attempt: claim.account.attempts) : decision
+            return OutcomeRow(claim.account.userID, sent: account, decision: mine)
+        }
+        await observe(decision, result: reply.result, api: .multiaccountImport, limiter: batchLimiter, log: log)
+
+        let failedCount = outcomes.filter { $0.status != "imported" }.count
+        let event = AuditEvent(
+            requestID: chunk.first?.requestID, caller: chunk.first?.caller, action: .upstreamMultiaccountImport,
+            outcome: decision == .imported && failedCount > 0 ? "partial" : decision.outcome,
+            tencentErrorCode: reply.result.tencentCode, tencentErrorInfo: reply.result.tencentInfo,
+            attempt: attempt, latencyMilliseconds: reply.latency.milliseconds)
+        do {
+            try await record(outcomes, event: event)
+            metrics.auditEvent(action: event.action.rawValue)
+        } catch {
+            log.error("could not record the upstream outcomes; the leases will expire and the imports be retried",
+                      metadata: ["error": "\(error)"])
+        }
+        for claim in chunk { signals.signal(claim.account.userID) }
+    }
+}

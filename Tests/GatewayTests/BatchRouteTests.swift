@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import Gateway
+
+@Suite(.serialized) struct BatchRouteTests {
+    func batch(_ h: GatewayHarness, _ ids: [String], nick: String = "N") async throws -> GatewayHarness.Response {
+        let items = ids.map { #"{"user_id":"\#($0)","nick":"\#(nick)"}"# }.joined(separator: ",")
+        return try await h.request("POST", "/accounts/batch", token: h.importerToken, json: #"{"accounts":[\#(items)]}"#)
+    }
+
+    @Test func importsInRequestOrderThroughMultiaccountImport() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.postAccount(#"{"user_id":"b_old","nick":"N"}"#).status == 201)
+            let response = try await batch(h, ["b_3", "b_old", "b_1", "b_2"])
+            #expect(response.status == 200)
+            let results = try #require(response.json["results"] as? [[String: Any]])
+            #expect(results.map { $0["index"] as? Int } == [0, 1, 2, 3])
+            #expect(results.map { $0["user_id"] as? String } == ["b_3", "b_old", "b_1", "b_2"])
+            #expect(results.allSatisfy { $0["status"] as? String == "imported" && $0["error"] == nil })
+            #expect(h.sandbox.stats().calls["multiaccount_import"] == 1, "one call for the three new accounts")
+            #expect(h.sandbox.account("b_2")?.nick == "N")
+            #expect(h.sandbox.account("b_old")?.importCount == 1, "the unchanged account is not sent again")
+            let events = try await h.auditEvents().map(\.action)
+            #expect(events.filter { $0 == "account.batch_import" }.count == 1)
+            #expect(events.filter { $0 == "upstream.multiaccount_import" }.count == 1)
+        }
+    }
+
+    @Test func chunksOfAtMostOneHundred() async throws {
+        var options = GatewayHarness.Options()
+        options.waitMilliseconds = 30_000  // about chunking, not timing: never 202 on a busy machine
+        try await GatewayHarness.with(options) { h in
+            let response = try await batch(h, (1...250).map { "chunk_\($0)" })
+            #expect(response.status == 200)
+            #expect(h.sandbox.stats().calls["multiaccount_import"] == 3)
+            #expect(h.sandbox.stats().accounts == 250)
+        }
+    }
+
+    @Test func invalidOrRepeatedItemsAre400AndStoreNothing() async throws {
+        try await GatewayHarness.with { h in
+            let response = try await h.request("POST", "/accounts/batch", token: h.importerToken,
+                                               json: #"{"accounts":[{"user_id":"ok_1"},{"user_id":"bad id"},{"user_id":"ok_1"},5]}"#)
+            #expect(response.status == 400)
+            let fields = (response.json["errors"] as? [[String: Any]])?.compactMap { $0["field"] as? String }
+            #expect(fields == ["accounts[1].user_id", "accounts[2].user_id", "accounts[3]"])
+            #expect(try await h.request("POST", "/accounts/batch", token: h.importerToken, json: #"{"accounts":[]}"#).status == 400)
+            #expect(try await h.request("POST", "/accounts/batch", token: h.auditorToken, json: #"{"accounts":[{"user_id":"x"}]}"#).status == 403)
+            #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n") == 0)
+        }
+    }
+
+    @Test func failAccountsStayPendingThenGetTheirOwnAnswer() async throws {
+        var options = GatewayHarness.Options()
+        options.accountQuota = 2
+        try await GatewayHarness.with(options) { h in
+            let response = try await batch(h, ["q_1", "q_2", "q_3"])
+            #expect(response.status == 202)
+            let statuses = (response.json["results"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
+            #expect(statuses == ["imported", "imported", "pending"])
+            // The worker retries it alone, through account_import, which names the reason.
+            let worker = Task { await h.app.runWorker() }
+            defer { worker.cancel() }
+            var lookup: GatewayHarness.Response?
+            for _ in 0..<60 {
+                try await Task.sleep(for: .milliseconds(100))
+                lookup = try await h.request("GET", "/accounts/q_3", token: h.importerToken)
+                if lookup?.json["status"] as? String == "failed" { break }
+            }
+            #expect(lookup?.json["status"] as? String == "failed")
+            #expect((lookup?.json["last_error"] as? [String: Any])?["code"] as? Int == 70398)
+        }
+    }
+
+    @Test func anOutageAnswers202WithEveryAccountPending() async throws {
+        let outage = OutageUpstream.Switch()
+        var options = GatewayHarness.Options()
+        options.waitMilliseconds = 300
+        options.upstream = { OutageUpstream(wrapped: $0, down: outage) }
+        try await GatewayHarness.with(options) { h in
+            outage.set(true)
+            let response = try await batch(h, ["o_1", "o_2"])
+            #expect(response.status == 202)
+            #expect(response.header("Retry-After") != nil)
+            let statuses = (response.json["results"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
+            #expect(statuses == ["pending", "pending"])
+        }
+    }
+}
