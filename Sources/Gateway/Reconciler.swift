@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import PostgresClient
+import TencentChat
+
+/// `account-gateway reconcile`: asks Tencent (account_check, 100 accounts per
+/// call, under the central limit) about every account the gateway holds as
+/// imported, and re-queues those Tencent does not have, for the workers of the
+/// running replicas to import again.
+public struct Reconciler: Sendable {
+    let pool: PostgresPool
+    let client: TencentClient
+    let limiter: RateLimiter
+    let logger: Logger
+
+    /// Tencent's limit for account_check, all replicas together.
+    public static let checkRate = 100
+
+    public init(pool: PostgresPool, client: TencentClient, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
+        self.pool = pool
+        self.client = client
+        self.limiter = RateLimiter(api: "account_check", configuredRate: Self.checkRate, store: PostgresRateLimitStore(pool: pool),
+                                   metrics: metrics, logger: logger)
+        self.logger = logger
+    }
+
+    public struct Summary: Sendable, Equatable, CustomStringConvertible {
+        public var checked = 0
+        public var confirmed = 0
+        /// Imported here, unknown to Tencent: re-queued.
+        public var requeued = 0
+        /// Accounts whose check failed (an error answer or no answer); still `imported` here.
+        public var unchecked = 0
+
+        public var description: String {
+            "checked \(checked) imported accounts: \(confirmed) confirmed by Tencent, \(requeued) missing there and re-queued, \(unchecked) not checked (errors)"
+        }
+    }
+
+    public func run(progress: @Sendable (Summary) -> Void = { _ in }) async throws -> Summary {
+        var summary = Summary()
+        var after = ""
+        while true {
+            let rows = try await pool.query("""
+                SELECT user_id, chat_user_id FROM accounts WHERE status = 'imported' AND user_id > \(after)::text
+                ORDER BY user_id LIMIT \(TencentClient.maxBatch)
+                """).rows
+            guard let last = rows.last else { break }
+            after = try last.string("user_id")
+            let chatIDs = try rows.map { try $0.string("chat_user_id") }
+            summary.checked += chatIDs.count
+            let missing: [String]
+            do {
+                missing = try await check(chatIDs)
+            } catch {
+                logger.warning("account_check failed; these accounts stay as they are", metadata: [
+                    "reconcile.after": "\(after)", "error": "\(error)",
+                ])
+                summary.unchecked += chatIDs.count
+                progress(summary)
+                continue
+            }
+            if !missing.isEmpty {
+                let list = String(decoding: JSON.encode(missing), as: UTF8.self)
+                let requeued = try await pool.query("""
+                    UPDATE accounts SET status = 'pending', upstream_exists = false, attempts = 0, next_attempt_at = now(),
+                        updated_at = now(), request_id = 'reconcile', last_error_code = NULL, last_error_info = NULL
+                    WHERE status = 'imported' AND chat_user_id IN (SELECT jsonb_array_elements_text(\(list)::jsonb))
+                    """).affectedRows
+                summary.requeued += requeued
+                logger.warning("accounts missing at Tencent re-queued", metadata: ["reconcile.requeued": "\(requeued)"])
+            }
+            summary.confirmed += chatIDs.count - missing.count
+            progress(summary)
+        }
+        return summary
+    }
+
+    struct CheckFailed: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// The chat IDs Tencent answers `NotImported` for.
+    private func check(_ chatIDs: [String]) async throws -> [String] {
+        let grant = await limiter.acquire(deadline: .now + .seconds(30))
+        guard grant.permitted else { throw CheckFailed(description: "no account_check budget within 30 s") }
+        let reply = try await client.accountCheck(chatIDs)
+        guard reply.isSuccess else { throw CheckFailed(description: "account_check answered \(reply.errorCode) \(reply.errorInfo)") }
+        let answered = Dictionary(reply.resultItems.map { ($0.userID, $0) }, uniquingKeysWith: { first, _ in first })
+        return chatIDs.filter { id in
+            guard let item = answered[id], item.resultCode == 0 else { return false }  // unknown: leave it alone
+            return item.accountStatus == .notImported
+        }
+    }
+}
