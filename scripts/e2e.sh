@@ -61,6 +61,12 @@ check "no partial row after bad input" 404 "$(curl -s -o /dev/null -w '%{http_co
 check "request id echoed" "X-Request-ID: e2e-req-1" "$(curl -s -D - -o /dev/null "$base/healthz" -H 'X-Request-ID: e2e-req-1' | tr -d '\r' | grep -i '^x-request-id:' | sed 's/^[^:]*:/X-Request-ID:/')"
 
 
+printf 'user_id,nick,face_url\ne2e_bulk_1,Bulk One,\ne2e_bulk_2,"Bulk, Two",https://example.com/2.png\n' > "$work/bulk.csv"
+check "import FILE exits 0 when every row is imported" 0 "$("$bin" import "$work/bulk.csv" >/dev/null 2>"$work/import.log"; echo $?)"
+check "imported rows are in the sandbox" "Bulk, Two" "$(curl -s "http://127.0.0.1:$sandbox_port/sandbox/accounts/e2e_bulk_2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["nick"])')"
+printf 'user_id\nnot valid!\n' > "$work/bad.csv"
+check "import FILE exits non-zero on a bad row" 1 "$("$bin" import "$work/bad.csv" >/dev/null 2>&1; echo $?)"
+check "reconcile finds nothing drifted" 1 "$("$bin" reconcile 2>/dev/null | grep -c ' 0 missing there')"
 kill -TERM "$serve_pid"
 wait "$serve_pid" && status=0 || status=$?
 check "serve exits 0 on SIGTERM" 0 "$status"

@@ -9,7 +9,7 @@ struct AccountGatewayCommand: AsyncParsableCommand {
         discussion: "Every command reads its configuration from the environment (see README.md).",
         subcommands: [
             ServeCommand.self, MigrateCommand.self, SandboxCommand.self, CallerCommand.self, UserSigCommand.self,
-            AuditCommand.self, ReconcileCommand.self,
+            AuditCommand.self, ImportCommand.self, ReconcileCommand.self,
         ]
     )
 }
