@@ -23,40 +23,21 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+from stack import ROOT, free_port, prepare, psql, wait_ready  # noqa: E402
+
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "release", "account-gateway"))
-LOCALPG = os.path.join(ROOT, "scripts", "localpg.sh")
 ALLOWED = 200
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get_json(url):
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.loads(response.read())
-
-
-def wait_ready(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except Exception:  # noqa: BLE001 - not up yet
-            time.sleep(0.1)
-    raise SystemExit(f"rate_limit_bench: {url} never became ready")
 
 
 class Client:
@@ -127,20 +108,9 @@ def main():
     parser.add_argument("--replicas", type=int, default=3)
     args = parser.parse_args()
 
-    database = "account_gateway_bench"
-    subprocess.run([LOCALPG, "psql", "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
-                    "-c", f"CREATE DATABASE {database} OWNER gateway"], check=True, capture_output=True)
-    database_url = subprocess.run([LOCALPG, "url", database], check=True, capture_output=True, text=True).stdout.strip()
-    logdir = tempfile.mkdtemp(prefix="rate-limit-bench.")
-    keyfile = os.path.join(logdir, "key")
-    with open(keyfile, "w") as f:
-        f.write(os.urandom(32).hex())
-    sandbox_port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, TENCENT_SDKAPPID="1400000000", TENCENT_SECRET_KEY_FILE=keyfile,
-               TENCENT_ENDPOINT=f"http://127.0.0.1:{sandbox_port}", GATEWAY_WAIT_MS="250", LOG_LEVEL="warning")
-    subprocess.run([BIN, "migrate"], env=env, check=True, capture_output=True)
-    token = subprocess.run([BIN, "caller", "add", "bench", "--role", "importer"], env=env, check=True,
-                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    env, logdir, sandbox_port, token = prepare(BIN, "account_gateway_bench", "rate-limit-bench.",
+                                               GATEWAY_WAIT_MS="250", LOG_LEVEL="warning")
+    database_url = env["DATABASE_URL"]
     processes = [subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}"], env=env,
                                   stderr=open(os.path.join(logdir, "sandbox.log"), "w"))]
     ports = []
@@ -194,9 +164,7 @@ def main():
         round_trips = sum(metric_sum(p, "gateway_rate_limit_reservations_total", {"api": "account_import"}) for p in ports)
         max_window = stats["max_calls_per_second"].get("account_import", 0)
         too_fast = stats["answers"].get("60007", 0)
-        imported = int(subprocess.run(["psql", "-X", "-qtA", database_url, "-c",
-                                       "SELECT count(*) FROM accounts WHERE status = 'imported'"],
-                                      check=True, capture_output=True, text=True).stdout.strip())
+        imported = int(psql(database_url, "SELECT count(*) FROM accounts WHERE status = 'imported'"))
 
         print("rate_limit_bench: 3 replicas, one PostgreSQL, sandbox limit 200 account_import/s")
         print(f"  offered rate                 {args.offered * args.seconds / offered_for:7.1f}/s  "

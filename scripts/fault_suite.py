@@ -18,63 +18,17 @@ time) and exits non-zero when anything was lost or answered wrongly.
 Part of `make test`.
 """
 import argparse
-import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from stack import LOCALPG, ROOT, free_port, http, prepare, psql, wait_ready
+
 BIN = os.path.join(ROOT, ".build", "debug", "account-gateway")
-LOCALPG = os.path.join(ROOT, "scripts", "localpg.sh")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_ready(url, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except Exception:  # noqa: BLE001 - not up yet
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"fault_suite: {url} never became ready")
-
-
-def http(method, url, body=None, headers=None, timeout=15):
-    """Returns (status, parsed JSON or None); status None when no answer came."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
-    except urllib.error.HTTPError as error:
-        payload = error.read()
-        try:
-            return error.code, json.loads(payload or b"null")
-        except ValueError:
-            return error.code, None
-    except Exception:  # noqa: BLE001 - connection refused/reset: no answer
-        return None, None
-
-
-def psql(database_url, sql):
-    return subprocess.run(["psql", "-X", "-qtA", database_url, "-c", sql], check=True,
-                          capture_output=True, text=True).stdout.strip()
 
 
 class Replica:
@@ -116,21 +70,9 @@ def main():
     args = parser.parse_args()
     rng = random.Random(20261126)
 
-    database = "account_gateway_faults"
-    subprocess.run([LOCALPG, "psql", "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
-                    "-c", f"CREATE DATABASE {database} OWNER gateway"], check=True, capture_output=True)
-    database_url = subprocess.run([LOCALPG, "url", database], check=True, capture_output=True, text=True).stdout.strip()
-    logdir = tempfile.mkdtemp(prefix="fault-suite.")
-    keyfile = os.path.join(logdir, "key")
-    with open(keyfile, "w") as f:
-        f.write(os.urandom(32).hex())
-    sandbox_port = free_port()
-    env = dict(os.environ, DATABASE_URL=database_url, TENCENT_SDKAPPID="1400000000", TENCENT_SECRET_KEY_FILE=keyfile,
-               TENCENT_ENDPOINT=f"http://127.0.0.1:{sandbox_port}", GATEWAY_WAIT_MS="1500", LOG_LEVEL="info")
-    subprocess.run([BIN, "migrate"], env=env, check=True, capture_output=True)
-    token = subprocess.run([BIN, "caller", "add", "fault-suite", "--role", "importer"], env=env, check=True,
-                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
-
+    env, logdir, sandbox_port, token = prepare(BIN, "account_gateway_faults", "fault-suite.",
+                                               GATEWAY_WAIT_MS="1500", LOG_LEVEL="info")
+    database_url = env["DATABASE_URL"]
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     sandbox_log = open(os.path.join(logdir, "sandbox.log"), "w")
     sandbox = subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}", "--error-rate", "0.3",

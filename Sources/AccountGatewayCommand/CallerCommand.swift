@@ -11,9 +11,7 @@ struct CallerCommand: AsyncParsableCommand {
 
     static func withStore<T: Sendable>(_ options: ConfigurationOptions, _ body: (CallerStore) async throws -> T) async throws -> T {
         let configuration = try options.load(requireTencent: false)
-        let pool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway caller"),
-            size: 1, logger: Logger(label: "account-gateway.caller"))
+        let pool = configuration.pool("caller", size: 1, logger: Logger(label: "account-gateway.caller"))
         do {
             let result = try await body(CallerStore(pool: pool))
             await pool.close()

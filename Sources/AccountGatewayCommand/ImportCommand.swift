@@ -23,21 +23,10 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load(requireTencent: true)
         let logger = Logger(label: "account-gateway.import")
-        let endpoint: TencentEndpoint
-        do { endpoint = try TencentEndpoint(parsing: configuration.endpoint) } catch { throw ValidationError("\(error)") }
         guard FileManager.default.isReadableFile(atPath: file) else { throw ValidationError("cannot read \(file)") }
-        let pool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway import",
-                                                 statementTimeout: .seconds(30)),
-            size: 4, logger: logger)
-        let limiterPool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway import limiter"),
-            size: 1, logger: logger)
-        let client = TencentClient(
-            endpoint: endpoint,
-            signature: AdminSignature(sdkAppID: configuration.sdkAppID, identifier: configuration.adminIdentifier,
-                                      secretKey: configuration.secretKey),
-            transport: URLSessionTransport(), logger: logger)
+        let client = try configuration.tencentClient(logger: logger)
+        let pool = configuration.pool("import", size: 4, statementTimeout: .seconds(30), logger: logger)
+        let limiterPool = configuration.pool("import limiter", size: 1, statementTimeout: .seconds(5), logger: logger)
         let app = GatewayApplication(configuration: configuration, pool: pool, upstream: TencentUpstream(client: client),
                                      logger: logger, limiterPool: limiterPool,
                                      replicaID: "import:" + GatewayApplication.defaultReplicaID())

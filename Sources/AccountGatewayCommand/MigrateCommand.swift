@@ -20,9 +20,7 @@ struct MigrateCommand: AsyncParsableCommand {
             throw ValidationError("schema/sql not found; pass --dir")
         }
         let migrations = try Migrator.load(from: url)
-        let pool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway migrate"),
-            size: 1, logger: logger)
+        let pool = configuration.pool("migrate", size: 1, logger: logger)
         defer { Task { await pool.close() } }
         let applied = try await Migrator(pool: pool, logger: logger).migrate(migrations)
         print(applied.isEmpty

@@ -16,16 +16,8 @@ struct ReconcileCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load(requireTencent: true)
         let logger = Logger(label: "account-gateway.reconcile")
-        let endpoint: TencentEndpoint
-        do { endpoint = try TencentEndpoint(parsing: configuration.endpoint) } catch { throw ValidationError("\(error)") }
-        let pool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway reconcile"),
-            size: 2, logger: logger)
-        let client = TencentClient(
-            endpoint: endpoint,
-            signature: AdminSignature(sdkAppID: configuration.sdkAppID, identifier: configuration.adminIdentifier,
-                                      secretKey: configuration.secretKey),
-            transport: URLSessionTransport(), logger: logger)
+        let client = try configuration.tencentClient(logger: logger)
+        let pool = configuration.pool("reconcile", size: 2, statementTimeout: .seconds(30), logger: logger)
         do {
             let summary = try await Reconciler(pool: pool, client: client, logger: logger).run { progress in
                 FileHandle.standardError.write(Data("reconcile: \(progress)\n".utf8))

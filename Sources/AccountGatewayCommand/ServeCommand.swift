@@ -26,27 +26,11 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = try options.load(requireTencent: true, overrides: overrides)
         let logger = Logger(label: "account-gateway")
 
-        let endpoint: TencentEndpoint
         let address: ListenAddress
-        do {
-            endpoint = try TencentEndpoint(parsing: configuration.endpoint)
-            address = try ListenAddress(parsing: configuration.listen)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        let pool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway",
-                                                 statementTimeout: .seconds(15)),
-            size: poolSize, logger: logger)
-        let limiterPool = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: configuration.databaseURL, applicationName: "account-gateway limiter",
-                                                 statementTimeout: .seconds(5)),
-            size: 2, logger: logger)
-        let client = TencentClient(
-            endpoint: endpoint,
-            signature: AdminSignature(sdkAppID: configuration.sdkAppID, identifier: configuration.adminIdentifier,
-                                      secretKey: configuration.secretKey),
-            transport: URLSessionTransport(), logger: logger)
+        do { address = try ListenAddress(parsing: configuration.listen) } catch { throw ValidationError("\(error)") }
+        let client = try configuration.tencentClient(logger: logger)
+        let pool = configuration.pool("serve", size: poolSize, statementTimeout: .seconds(15), logger: logger)
+        let limiterPool = configuration.pool("limiter", size: 2, statementTimeout: .seconds(5), logger: logger)
         let app = GatewayApplication(configuration: configuration, pool: pool, upstream: TencentUpstream(client: client), logger: logger,
                                      limiterPool: limiterPool)
 
@@ -55,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
         let server = HTTPServer(configuration: serverConfiguration, logger: logger, handler: app.handler)
         let port = try await server.start()
         logger.info("listening", metadata: [
-            "http.address": "\(address.host):\(port)", "tencent.endpoint": "\(endpoint)",
+            "http.address": "\(address.host):\(port)", "tencent.endpoint": "\(client.endpoint)",
             "tencent.sdkappid": "\(configuration.sdkAppID)", "gateway.id_strategy": "\(configuration.idStrategy.rawValue)",
         ])
 

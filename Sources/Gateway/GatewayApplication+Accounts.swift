@@ -18,9 +18,8 @@ extension GatewayApplication {
             return RouteResult(response: error.response(requestID: context.requestID), event: event)
         }
 
-        if let failure = Self.checkJSONBody(request, limit: Self.maxAccountBodyBytes) { return reject(failure) }
         let object: [String: Any]
-        switch JSON.object(request.body) {
+        switch Self.jsonObjectBody(request, limit: Self.maxAccountBodyBytes) {
         case .success(let value): object = value
         case .failure(let error): return reject(error)
         }
@@ -117,6 +116,12 @@ extension GatewayApplication {
         event.chatUserID = account.chatUserID
         event.httpStatus = 200
         return RouteResult(response: Self.json(200, account), event: event)
+    }
+
+    /// The body as a JSON object, or the 413/415/400 to answer.
+    static func jsonObjectBody(_ request: HTTPRequest, limit: Int) -> Result<[String: Any], GatewayError> {
+        if let failure = checkJSONBody(request, limit: limit) { return .failure(failure) }
+        return JSON.object(request.body)
     }
 
     /// 413 and 415 before any parsing.

@@ -15,9 +15,8 @@ extension GatewayApplication {
             return RouteResult(response: error.response(requestID: context.requestID), event: event)
         }
 
-        if let failure = Self.checkJSONBody(request, limit: Self.maxBodyBytes) { return reject(failure) }
         let object: [String: Any]
-        switch JSON.object(request.body) {
+        switch Self.jsonObjectBody(request, limit: Self.maxBodyBytes) {
         case .success(let value): object = value
         case .failure(let error): return reject(error)
         }

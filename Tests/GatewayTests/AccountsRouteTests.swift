@@ -137,12 +137,7 @@ import Testing
             outage.set(false)
             let worker = Task { await h.app.runWorker() }
             defer { worker.cancel() }
-            var status = ""
-            for _ in 0..<100 where status != "imported" {
-                try await Task.sleep(for: .milliseconds(100))
-                status = try await h.request("GET", "/accounts/patient", token: h.importerToken).json["status"] as? String ?? ""
-            }
-            #expect(status == "imported")
+            #expect(try await h.eventually("patient", becomes: "imported")["status"] as? String == "imported")
             #expect(h.sandbox.account("patient")?.nick == "P")
         }
     }

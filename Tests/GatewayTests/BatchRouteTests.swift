@@ -61,14 +61,9 @@ import Testing
             // The worker retries it alone, through account_import, which names the reason.
             let worker = Task { await h.app.runWorker() }
             defer { worker.cancel() }
-            var lookup: GatewayHarness.Response?
-            for _ in 0..<60 {
-                try await Task.sleep(for: .milliseconds(100))
-                lookup = try await h.request("GET", "/accounts/q_3", token: h.importerToken)
-                if lookup?.json["status"] as? String == "failed" { break }
-            }
-            #expect(lookup?.json["status"] as? String == "failed")
-            #expect((lookup?.json["last_error"] as? [String: Any])?["code"] as? Int == 70398)
+            let lookup = try await h.eventually("q_3", becomes: "failed")
+            #expect(lookup["status"] as? String == "failed")
+            #expect((lookup["last_error"] as? [String: Any])?["code"] as? Int == 70398)
         }
     }
 

@@ -7,10 +7,7 @@ import TencentChat
     @Test func accountsMissingAtTencentAreRequeuedAndImportedAgain() async throws {
         try await GatewayHarness.with { h in
             for id in ["r_1", "r_2", "r_3"] { #expect(try await h.postAccount(#"{"user_id":"\#(id)"}"#).status == 201) }
-            let client = TencentClient(
-                endpoint: try TencentEndpoint(parsing: h.sandboxURL),
-                signature: AdminSignature(sdkAppID: GatewayHarness.sdkAppID, identifier: "administrator", secretKey: GatewayHarness.secretKey),
-                transport: URLSessionTransport(), logger: TestLogger.make())
+            let client = try h.tencentClient()
             // Drift: Tencent loses one account.
             #expect(try await client.accountDelete(["r_2"]).isSuccess)
             #expect(h.sandbox.account("r_2") == nil)
@@ -21,12 +18,7 @@ import TencentChat
 
             let worker = Task { await h.app.runWorker() }
             defer { worker.cancel() }
-            var status = ""
-            for _ in 0..<50 where status != "imported" {
-                try await Task.sleep(for: .milliseconds(100))
-                status = try await h.request("GET", "/accounts/r_2", token: h.importerToken).json["status"] as? String ?? ""
-            }
-            #expect(status == "imported")
+            #expect(try await h.eventually("r_2", becomes: "imported")["status"] as? String == "imported")
             #expect(h.sandbox.account("r_2") != nil)
             // Nothing drifted any more.
             #expect(try await Reconciler(pool: h.pool, client: client, logger: TestLogger.make()).run().requeued == 0)

@@ -85,11 +85,7 @@ final class GatewayHarness: Sendable {
             "GATEWAY_WAIT_MS": String(options.waitMilliseconds), "TENCENT_IMPORT_RATE": String(options.importRate),
         ])
         configuration.authCacheDuration = options.authCacheDuration
-        let client = TencentClient(
-            endpoint: try TencentEndpoint(parsing: sandboxURL),
-            signature: AdminSignature(sdkAppID: sdkAppID, identifier: "administrator", secretKey: secretKey),
-            transport: URLSessionTransport(), logger: logger)
-        let upstream = options.upstream(TencentUpstream(client: client))
+        let upstream = options.upstream(TencentUpstream(client: try tencentClient(sandboxURL)))
         let app = GatewayApplication(configuration: configuration, pool: pool, upstream: upstream, logger: logger, replicaID: "test-replica")
         var serverConfiguration = HTTPServer.Configuration(address: ListenAddress(host: "127.0.0.1", port: 0),
                                                            errorResponder: GatewayApplication.serverErrorResponder)
@@ -105,17 +101,36 @@ final class GatewayHarness: Sendable {
                               sandboxURL: sandboxURL, importerToken: importer, auditorToken: auditor)
     }
 
+    /// A real Tencent client for the sandbox.
+    static func tencentClient(_ sandboxURL: String) throws -> TencentClient {
+        TencentClient(
+            endpoint: try TencentEndpoint(parsing: sandboxURL),
+            signature: AdminSignature(sdkAppID: sdkAppID, identifier: "administrator", secretKey: secretKey),
+            transport: URLSessionTransport(), logger: TestLogger.make())
+    }
+
+    func tencentClient() throws -> TencentClient {
+        try Self.tencentClient(sandboxURL)
+    }
+
     /// Another replica on the same database and sandbox, with a pool of its own
     /// (no HTTP server: its worker is what matters). Close its pool when done.
     func replica(_ name: String) throws -> (app: GatewayApplication, pool: PostgresPool) {
         let pool = database.pool()
-        let client = TencentClient(
-            endpoint: try TencentEndpoint(parsing: sandboxURL),
-            signature: AdminSignature(sdkAppID: Self.sdkAppID, identifier: "administrator", secretKey: Self.secretKey),
-            transport: URLSessionTransport(), logger: TestLogger.make())
-        let app = GatewayApplication(configuration: app.configuration, pool: pool, upstream: TencentUpstream(client: client),
+        let app = GatewayApplication(configuration: app.configuration, pool: pool, upstream: TencentUpstream(client: try tencentClient()),
                                      logger: TestLogger.make(), replicaID: name)
         return (app, pool)
+    }
+
+    /// Polls `GET /accounts/{userID}` until its status is `status` or 10 s pass; the last body.
+    func eventually(_ userID: String, becomes status: String) async throws -> [String: Any] {
+        var body: [String: Any] = [:]
+        for _ in 0..<100 {
+            body = try await request("GET", "/accounts/\(userID)", token: importerToken).json
+            if body["status"] as? String == status { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return body
     }
 
     func stop() async {

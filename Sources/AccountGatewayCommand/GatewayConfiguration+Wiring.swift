@@ -1,0 +1,25 @@
+import ArgumentParser
+import Gateway
+import Logging
+import PostgresClient
+import TencentChat
+
+/// What several commands build from the configuration alike.
+extension GatewayConfiguration {
+    func pool(_ name: String, size: Int, statementTimeout: Duration? = nil, logger: Logger) -> PostgresPool {
+        PostgresPool(
+            configuration: PostgresConfiguration(connectionString: databaseURL, applicationName: "account-gateway \(name)",
+                                                 statementTimeout: statementTimeout),
+            size: size, logger: logger)
+    }
+
+    /// The Tencent client for this app: endpoint, self-renewing admin signature, pooled transport.
+    func tencentClient(logger: Logger) throws -> TencentClient {
+        let endpoint: TencentEndpoint
+        do { endpoint = try TencentEndpoint(parsing: self.endpoint) } catch { throw ValidationError("\(error)") }
+        return TencentClient(
+            endpoint: endpoint,
+            signature: AdminSignature(sdkAppID: sdkAppID, identifier: adminIdentifier, secretKey: secretKey),
+            transport: URLSessionTransport(), logger: logger)
+    }
+}

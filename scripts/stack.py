@@ -1,0 +1,75 @@
+"""What the fault suite and the benchmarks share: a fresh database on the
+throwaway PostgreSQL, a key, free ports, the binary's environment, readiness."""
+import json
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LOCALPG = os.path.join(ROOT, "scripts", "localpg.sh")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{url} never became ready")
+
+
+def http(method, url, body=None, headers=None, timeout=15):
+    """Returns (status, parsed JSON or None); status None when no answer came."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        payload = error.read()
+        try:
+            return error.code, json.loads(payload or b"null")
+        except ValueError:
+            return error.code, None
+    except Exception:  # noqa: BLE001 - connection refused/reset: no answer
+        return None, None
+
+
+def psql(database_url, sql):
+    return subprocess.run(["psql", "-X", "-qtA", database_url, "-c", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def prepare(binary, database, prefix, **extra_env):
+    """A fresh, migrated database, a secret key, a sandbox port and an importer token.
+
+    Returns (env, logdir, sandbox_port, token); `env` is what every process of the
+    stack runs with (TENCENT_ENDPOINT points at the sandbox port)."""
+    subprocess.run([LOCALPG, "psql", "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
+                    "-c", f"CREATE DATABASE {database} OWNER gateway"], check=True, capture_output=True)
+    database_url = subprocess.run([LOCALPG, "url", database], check=True, capture_output=True, text=True).stdout.strip()
+    logdir = tempfile.mkdtemp(prefix=prefix)
+    keyfile = os.path.join(logdir, "key")
+    with open(keyfile, "w") as f:
+        f.write(os.urandom(32).hex())
+    sandbox_port = free_port()
+    env = dict(os.environ, DATABASE_URL=database_url, TENCENT_SDKAPPID="1400000000", TENCENT_SECRET_KEY_FILE=keyfile,
+               TENCENT_ENDPOINT=f"http://127.0.0.1:{sandbox_port}", **extra_env)
+    subprocess.run([binary, "migrate"], env=env, check=True, capture_output=True)
+    token = subprocess.run([binary, "caller", "add", prefix.strip(".-"), "--role", "importer"], env=env, check=True,
+                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return env, logdir, sandbox_port, token
