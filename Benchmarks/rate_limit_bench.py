@@ -162,6 +162,7 @@ def main():
         window = [(t, c) for t, c, _ in samples if first + 1 <= t <= done - 1]
         backlog_rate = (window[-1][1] - window[0][1]) / (window[-1][0] - window[0][0]) if len(window) > 1 else 0
         round_trips = sum(metric_sum(p, "gateway_rate_limit_reservations_total", {"api": "account_import"}) for p in ports)
+        late = sum(metric_sum(p, "gateway_rate_limit_late_slots_total", {"api": "account_import"}) for p in ports)
         max_window = stats["max_calls_per_second"].get("account_import", 0)
         too_fast = stats["answers"].get("60007", 0)
         imported = int(psql(database_url, "SELECT count(*) FROM accounts WHERE status = 'imported'"))
@@ -173,6 +174,7 @@ def main():
         print(f"  upstream calls/s (backlog)   {backlog_rate:7.1f}/s  ({backlog_rate / ALLOWED:.3f} of allowed)")
         print(f"  max calls in any 1-s window  {max_window:7d}    ({max_window / ALLOWED:.3f} of allowed)")
         print(f"  60007 answers                {too_fast:7d}")
+        print(f"  slots skipped, late         {int(late):7d}")
         print(f"  limiter round trips / call   {round_trips / max(calls, 1):7.3f}  ({int(round_trips)} for {calls} calls)")
         print(f"  accepted / imported          {len(accepted)} / {imported} (sandbox holds {stats['accounts']})")
         print(f"  drain                        {done - first:.1f}s from the first call")

@@ -113,6 +113,14 @@ extension GatewayMetrics {
             labels: [("api", api)], buckets: Self.waitBuckets)
     }
 
+    /// A slot woke up too late to be used (the host was busy): budget lost.
+    func rateLimitLateSlot(api: String) {
+        registry.makeCounter(
+            descriptor: Self.name("rate_limit_late_slots", "total", "Call slots not used because the call could not go out on time."),
+            labels: [("api", api)]
+        ).increment()
+    }
+
     func rateLimitReservation(api: String, granted: Int, factor: Double, reservedAhead: Duration) {
         registry.makeCounter(
             descriptor: Self.name("rate_limit_reservations", "total", "Database round trips to the central rate limit."),

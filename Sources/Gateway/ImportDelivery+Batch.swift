@@ -23,7 +23,7 @@ extension ImportDelivery {
         await withDiscardingTaskGroup { group in
             for start in stride(from: 0, to: claims.count, by: Self.maxBatchCall) {
                 let chunk = Array(claims[start..<min(start + Self.maxBatchCall, claims.count)])
-                group.addTask { await self.deliverChunk(chunk, permitDeadline: permitDeadline) }
+                group.addTask(priority: .high) { await self.deliverChunk(chunk, permitDeadline: permitDeadline) }
             }
         }
     }

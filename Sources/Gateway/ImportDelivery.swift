@@ -119,6 +119,7 @@ final class ImportDelivery: Sendable {
         inFlight.withLock { $0 += 1 }
         defer { inFlight.withLock { $0 -= 1 } }
         guard await RateLimiter.waitFor(slot) else {
+            metrics.rateLimitLateSlot(api: limiter(for: claim.account).api)
             await giveBack(claim, dueIn: .zero)
             return
         }

@@ -140,9 +140,14 @@ final class ImportService: Sendable {
         let refusal = quota.refusal(for: caller)
         let intents: [Intent]
         do {
-            intents = try await pool.withTransaction { connection in
-                try inputs.map { try Self.decideIntent($0, refusal: refusal, caller: caller, requestID: requestID, on: connection) }
+            // Rows are locked in user_id order, so batches that overlap cannot deadlock.
+            let byUser = try await pool.withTransaction { connection in
+                try inputs.sorted { $0.userID < $1.userID }.map {
+                    ($0.userID, try Self.decideIntent($0, refusal: refusal, caller: caller, requestID: requestID, on: connection))
+                }
             }
+            let intentOf = Dictionary(uniqueKeysWithValues: byUser)
+            intents = inputs.compactMap { intentOf[$0.userID] }
         } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "accounts_chat_user_id_key" {
             throw GatewayError.conflict("A chat_user_id of this batch is already mapped to another user_id.")
         }
@@ -155,7 +160,7 @@ final class ImportService: Sendable {
         do {
             let claims = try await delivery.claim(queued)
             if !claims.isEmpty {
-                let attempt = Task { await delivery.deliverBatch(claims, permitDeadline: deadline) }
+                let attempt = Task(priority: .high) { await delivery.deliverBatch(claims, permitDeadline: deadline) }
                 await attempt.finish(within: max(deadline - .now, .zero))
             }
             let current = try await AccountStore.fetch(stored.map(\.userID), on: pool)
@@ -180,7 +185,7 @@ final class ImportService: Sendable {
             if let claim = try await delivery.claim(userID) {
                 // Unstructured: the attempt completes and is recorded even if
                 // this request answers 202 before it does.
-                let attempt = Task { await delivery.deliver(claim, permitDeadline: deadline) }
+                let attempt = Task(priority: .high) { await delivery.deliver(claim, permitDeadline: deadline) }
                 await attempt.finish(within: max(remaining, .zero))
             } else if remaining > .zero {
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval))

@@ -45,7 +45,8 @@ struct ImportWorker: Sendable {
                         let grant = await limiter.reserve(batch.count, deadline: .now + permitHorizon)
                         inFlight.add(grant.slots.count)
                         for (claim, slot) in zip(batch, grant.slots) {
-                            group.addTask {
+                            // High priority: a slot missed by a busy host is budget lost.
+                            group.addTask(priority: .high) {
                                 await delivery.deliver(claim, at: slot)
                                 inFlight.add(-1)
                             }

@@ -86,6 +86,7 @@ actor RateLimiter {
         guard let slot = grant.slots.first else { return (false, grant.retryAfter) }
         let onTime = await Self.waitFor(slot)
         metrics.rateLimitWait(.now - started, api: api)
+        if !onTime { metrics.rateLimitLateSlot(api: api) }
         return onTime ? (true, .zero) : (false, .zero)
     }
 

@@ -49,9 +49,9 @@ public struct Reconciler: Sendable {
             after = try last.string("user_id")
             let chatIDs = try rows.map { try $0.string("chat_user_id") }
             summary.checked += chatIDs.count
-            let missing: [String]
+            let answer: (missing: [String], confirmed: Int)
             do {
-                missing = try await check(chatIDs)
+                answer = try await check(chatIDs)
             } catch {
                 logger.warning("account_check failed; these accounts stay as they are", metadata: [
                     "reconcile.after": "\(after)", "error": "\(error)",
@@ -60,6 +60,7 @@ public struct Reconciler: Sendable {
                 progress(summary)
                 continue
             }
+            let missing = answer.missing
             if !missing.isEmpty {
                 let list = String(decoding: JSON.encode(missing), as: UTF8.self)
                 let requeued = try await pool.query("""
@@ -70,7 +71,8 @@ public struct Reconciler: Sendable {
                 summary.requeued += requeued
                 logger.warning("accounts missing at Tencent re-queued", metadata: ["reconcile.requeued": "\(requeued)"])
             }
-            summary.confirmed += chatIDs.count - missing.count
+            summary.confirmed += answer.confirmed
+            summary.unchecked += chatIDs.count - answer.confirmed - missing.count
             progress(summary)
         }
         return summary
@@ -80,16 +82,18 @@ public struct Reconciler: Sendable {
         var description: String
     }
 
-    /// The chat IDs Tencent answers `NotImported` for.
-    private func check(_ chatIDs: [String]) async throws -> [String] {
+    /// The chat IDs Tencent answers `NotImported` for, and how many it answers
+    /// `Imported` for (the rest had a per-item error or no answer).
+    private func check(_ chatIDs: [String]) async throws -> (missing: [String], confirmed: Int) {
         let grant = await limiter.acquire(deadline: .now + .seconds(30))
         guard grant.permitted else { throw CheckFailed(description: "no account_check budget within 30 s") }
         let reply = try await client.accountCheck(chatIDs)
         guard reply.isSuccess else { throw CheckFailed(description: "account_check answered \(reply.errorCode) \(reply.errorInfo)") }
         let answered = Dictionary(reply.resultItems.map { ($0.userID, $0) }, uniquingKeysWith: { first, _ in first })
-        return chatIDs.filter { id in
-            guard let item = answered[id], item.resultCode == 0 else { return false }  // unknown: leave it alone
-            return item.accountStatus == .notImported
+        let status = { (id: String) -> AccountStatus? in
+            guard let item = answered[id], item.resultCode == 0 else { return nil }  // unknown: leave it alone
+            return item.accountStatus
         }
+        return (chatIDs.filter { status($0) == .notImported }, chatIDs.filter { status($0) == .imported }.count)
     }
 }

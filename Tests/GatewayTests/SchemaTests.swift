@@ -138,6 +138,22 @@ import Testing
         }
     }
 
+    @Test func eventsWrittenDuringAVerificationAreNotTakenForTampering() async throws {
+        try await withTrail(20) { pool in
+            let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
+            let writer = Task {
+                for i in 0..<200 {
+                    try await audit.append(AuditEvent(requestID: "late\(i)", caller: "svc", action: .accountLookup, outcome: "found"))
+                }
+            }
+            for _ in 0..<5 {
+                #expect(try await AuditVerifier(pool: pool, pageSize: 7).verify().firstBroken == nil)
+            }
+            try await writer.value
+            #expect(try await AuditVerifier(pool: pool).verify() == AuditVerifier.Report(checked: 220, firstBroken: nil))
+        }
+    }
+
     @Test func aChangedEventIsNamed() async throws {
         try await withTrail(8) { pool in
             try await tamper(pool, "UPDATE audit_events SET outcome = 'rejected' WHERE id = 5")
