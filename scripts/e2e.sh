@@ -25,6 +25,7 @@ db=account_gateway_e2e
 scripts/localpg.sh psql -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" -c "CREATE DATABASE $db OWNER gateway" >/dev/null
 export DATABASE_URL=$(scripts/localpg.sh url $db)
 export TENCENT_SDKAPPID=1400000000
+export LOG_LEVEL=debug  # the secrets check below reads the most talkative logs
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/key"
 export TENCENT_SECRET_KEY_FILE=$work/key
 sandbox_port=$(free_port)
@@ -94,5 +95,7 @@ for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$second_port/readyz" >/dev
 check "import through the independent verifier answers 201" 201 "$(curl -s -o "$work/body" -w '%{http_code}' -X POST "http://127.0.0.1:$second_port/accounts" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"user_id":"e2e_verified"}')"
 check "the independent verifier accepted the gateway's UserSig" 1 "$(curl -s "http://127.0.0.1:$verifier_port/verified" | python3 -c 'import json,sys; print(json.load(sys.stdin)["verified"])')"
 
+key=$(cat "$TENCENT_SECRET_KEY_FILE")
+check "no secret key or UserSig in any log" 0 "$(cat "$work"/*.log | grep -c -e "$key" -e 'usersig=[^R&]' -e 'TLS.sig' || true)"
 check "audit verify on the trail written above" 0 "$("$bin" audit verify >/dev/null 2>&1; echo $?)"
 echo "$passed passed, 0 failed"

@@ -107,6 +107,12 @@ public final class GatewayApplication: Sendable {
         router.add("GET", "/accounts/{user_id}", { [self] in
             await self.protected($0, roles: [.importer, .auditor], action: .accountLookup, self.getAccount)
         })
+        // `batch` is a valid user_id too: the literal route must not hide its lookup.
+        router.add("GET", "/accounts/batch", { [self] request in
+            var request = request
+            request.pathParameters["user_id"] = "batch"
+            return await self.protected(request, roles: [.importer, .auditor], action: .accountLookup, self.getAccount)
+        })
         router.add("POST", "/accounts/batch", { [self] in
             await self.protected($0, roles: [.importer], action: .accountBatchImport, self.postBatch)
         })

@@ -82,3 +82,14 @@ import Testing
         }
     }
 }
+
+@Suite struct BatchNamedUserTests {
+    @Test func aUserNamedBatchCanBeLookedUp() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.request("GET", "/accounts/batch", token: h.importerToken).status == 404)
+            #expect(try await h.postAccount(#"{"user_id":"batch"}"#).status == 201)
+            let lookup = try await h.request("GET", "/accounts/batch", token: h.auditorToken)
+            #expect(lookup.status == 200 && lookup.json["user_id"] as? String == "batch")
+        }
+    }
+}
