@@ -77,7 +77,7 @@ extension AccountStore {
     static func fetch(_ userIDs: [String], on pool: PostgresPool) async throws -> [String: Account] {
         let list = String(decoding: JSON.encode(userIDs), as: UTF8.self)
         let rows = try await pool.query("""
-            SELECT \(unescaped: columns) FROM accounts WHERE user_id IN (SELECT jsonb_array_elements_text(\(list)::jsonb))
+            SELECT \(unescaped: columns) FROM accounts WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb)))
             """).rows
         return Dictionary(uniqueKeysWithValues: try rows.map { row in
             let account = try decode(row)

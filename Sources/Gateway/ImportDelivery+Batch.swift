@@ -11,7 +11,7 @@ extension ImportDelivery {
         return try await pool.query("""
             UPDATE accounts SET lease_owner = \(owner), lease_until = now() + \(Self.leaseSeconds)::integer * interval '1 second',
                 attempts = attempts + 1, updated_at = now()
-            WHERE user_id IN (SELECT jsonb_array_elements_text(\(list)::jsonb))
+            WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb)))
                 AND status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
             RETURNING \(unescaped: Self.claimColumns)
             """).rows.map(Self.decodeClaim)

@@ -28,8 +28,15 @@ struct ImportWorker: Sendable {
                     try? await Task.sleep(for: .milliseconds(10))
                     continue
                 }
+                // Claim only what the shared budget can serve soon: claims given back
+                // unattempted cost round trips and churn the table for nothing.
+                let servable = await delivery.importLimiter.grantableSoon(within: permitHorizon)
+                if servable == 0 {
+                    try? await Task.sleep(for: .milliseconds(20))
+                    continue
+                }
                 do {
-                    let claims = try await delivery.claimDue(limit: min(free, batchSize))
+                    let claims = try await delivery.claimDue(limit: min(free, batchSize, servable))
                     if claims.isEmpty {
                         try? await Task.sleep(for: idleInterval)
                         continue

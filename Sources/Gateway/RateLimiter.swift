@@ -71,6 +71,14 @@ actor RateLimiter {
         return last.nextFree <= deadline
     }
 
+    /// About how many slots a reservation now would get within `horizon`, as
+    /// the last reservation (under a second old) tells; unknown counts as a full batch.
+    func grantableSoon(within horizon: Duration) -> Int {
+        guard let last = lastNextFree, ContinuousClock.now - last.said < .seconds(1) else { return maxBatch }
+        let room = (ContinuousClock.now + horizon - last.nextFree).seconds
+        return max(0, min(maxBatch, Int(room * rate)))
+    }
+
     /// Whole seconds until the shared budget is free for a new call, as the last
     /// reservation told (1 to 60): the `Retry-After` of a 202.
     func secondsUntilFree() -> Int {
