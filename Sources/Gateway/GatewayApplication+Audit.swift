@@ -55,8 +55,12 @@ extension GatewayApplication {
     }
 
     /// RFC 4180: quoted when it holds a comma, quote or line break; null is empty.
+    /// A text that a spreadsheet would run as a formula (=, +, -, @, tab, CR
+    /// first) gets a leading `'`, as OWASP advises: callers control user_id,
+    /// Idempotency-Key and Tencent's ErrorInfo, and auditors open these files.
     static func csvField(_ value: String?) -> String {
-        guard let value else { return "" }
+        guard var value else { return "" }
+        if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
         guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
         return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }

@@ -67,5 +67,8 @@ import Testing
         #expect(GatewayApplication.csvField("plain") == "plain")
         #expect(GatewayApplication.csvField("a,\"b\"") == "\"a,\"\"b\"\"\"")
         #expect(GatewayApplication.csvField(nil) == "")
+        #expect(GatewayApplication.csvField("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
+        #expect(GatewayApplication.csvField("@sum") == "'@sum")
+        #expect(GatewayApplication.csvField("a-b") == "a-b")
     }
 }
