@@ -242,8 +242,10 @@ struct OutageUpstream: AccountUpstream {
             ] {
                 #expect(text.contains(line), "missing: \(line)")
             }
+            // Every family CONTRACT.md names (the rate-limit wait is there before any wait).
             for family in ["gateway_http_request_duration_seconds_bucket", "gateway_upstream_duration_seconds_bucket",
-                           "gateway_pending_imports"] {
+                           "gateway_pending_imports", "gateway_rate_limit_wait_seconds_bucket", "gateway_http_requests_total",
+                           "gateway_imports_total", "gateway_upstream_requests_total", "gateway_audit_events_total"] {
                 #expect(text.contains(family), "missing family \(family)")
             }
             #expect(!text.contains("metric_user") && !text.contains("someone_secret"), "no raw paths or IDs in labels")
