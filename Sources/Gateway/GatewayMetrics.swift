@@ -140,10 +140,3 @@ extension GatewayMetrics {
         ).set(to: reservedAhead.seconds)
     }
 }
-
-extension Duration {
-    var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
-    }
-}
