@@ -25,7 +25,9 @@ final class GatewayHarness: Sendable {
 
     struct Options {
         var idStrategy: IDStrategy = .verbatim
-        var waitMilliseconds = 3000
+        /// Long, so a slow machine never turns an expected 201 into a 202; outcomes
+        /// return as soon as they are known, and outage tests set a short wait.
+        var waitMilliseconds = 30_000
         var accountQuota: Int? = nil
         /// account_import calls per second, for the gateway's limit and the sandbox's alike.
         var importRate = 200
