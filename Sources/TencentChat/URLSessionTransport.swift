@@ -10,10 +10,7 @@ public final class URLSessionTransport: TencentTransport {
     private let session: URLSession
 
     /// - Parameter maxConnectionsPerHost: the keep-alive pool size towards Tencent.
-    ///   Large enough that calls never queue inside URLSession: a call held there
-    ///   would leave after its rate-limit slot, bunched with the next ones
-    ///   (200 calls/s at 300 ms round trips need 60 connections).
-    public init(maxConnectionsPerHost: Int = 128) {
+    public init(maxConnectionsPerHost: Int = 16) {
         let configuration = URLSessionConfiguration.ephemeral  // no cookies, no disk cache
         configuration.httpMaximumConnectionsPerHost = maxConnectionsPerHost
         configuration.httpShouldSetCookies = false
