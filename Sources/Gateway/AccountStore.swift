@@ -75,7 +75,7 @@ enum AccountStore {
 extension AccountStore {
     /// Several accounts by user_id, in one query.
     static func fetch(_ userIDs: [String], on pool: PostgresPool) async throws -> [String: Account] {
-        let list = String(decoding: JSON.encode(userIDs), as: UTF8.self)
+        let list = JSON.text(userIDs)
         let rows = try await pool.query("""
             SELECT \(unescaped: columns) FROM accounts WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb)))
             """).rows

@@ -54,10 +54,7 @@ extension AuditEvent {
     /// The text the chain hashes, byte for byte as `audit_canonical()` in
     /// schema/sql/0001_initial.sql builds it: every text field length-prefixed.
     func canonical(previousHash: String, id: Int64, atMicroseconds: Int64) -> String {
-        func text(_ value: String?) -> String {
-            guard let value else { return "-" }
-            return "\(value.utf8.count):\(value)"
-        }
+        let text = Digest.lengthPrefixed
         func number(_ value: Int?) -> String { value.map(String.init) ?? "-" }
         return [
             previousHash, String(id), String(atMicroseconds), text(requestID), text(caller), text(action.rawValue),

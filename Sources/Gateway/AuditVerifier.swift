@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import PostgresClient
 
@@ -63,7 +62,7 @@ public struct AuditVerifier: Sendable {
                     return Report(checked: checked, firstBroken: (id, "prev_hash does not match the hash of event \(id - 1)"))
                 }
                 let canonical = event.canonical(previousHash: previousHash, id: id, atMicroseconds: try row.int64("at_us"))
-                let hash = SHA256.hash(data: Array(canonical.utf8)).map { String(format: "%02x", $0) }.joined()
+                let hash = Digest.sha256Hex(canonical)
                 guard try row.string("hash") == hash else {
                     return Report(checked: checked, firstBroken: (id, "its content does not match its hash (changed after it was written)"))
                 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import PostgresClient
 
@@ -27,9 +26,8 @@ struct IdempotencyStore: Sendable {
 
     /// What makes two requests "the same": the validated fields, not their JSON spelling.
     static func fingerprint(_ input: AccountInput) -> String {
-        func field(_ value: String?) -> String { value.map { "\($0.utf8.count):\($0)" } ?? "-" }
-        let text = ["POST /accounts", field(input.userID), field(input.nick), field(input.faceURL)].joined(separator: "|")
-        return SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        let text = ["POST /accounts", input.userID, input.nick, input.faceURL].map(Digest.lengthPrefixed).joined(separator: "|")
+        return Digest.sha256Hex(text)
     }
 
     func begin(caller: String, key: String, fingerprint: String) async throws -> Begin {

@@ -7,7 +7,7 @@ extension ImportDelivery {
     func claim(_ userIDs: [String]) async throws -> [Claim] {
         guard !userIDs.isEmpty else { return [] }
         let owner = self.owner
-        let list = String(decoding: JSON.encode(userIDs), as: UTF8.self)
+        let list = JSON.text(userIDs)
         return try await pool.query("""
             UPDATE accounts SET lease_owner = \(owner), lease_until = now() + \(Self.leaseSeconds)::integer * interval '1 second',
                 attempts = attempts + 1, updated_at = now()

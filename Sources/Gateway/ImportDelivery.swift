@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresClient
-import Synchronization
 
 /// Makes one delivery attempt for a pending account: claim it (a lease, so one
 /// replica at a time calls Tencent for it), call upstream outside any
@@ -23,7 +22,7 @@ final class ImportDelivery: Sendable {
     let owner: String
     let logger: Logger
     /// Deliveries under way in this replica, so shutdown can let them finish.
-    private let inFlight = Mutex(0)
+    private let inFlight = InFlightCounter()
     /// How long a claim is held before others may take the account over; longer
     /// than the upstream call's total timeout.
     static let leaseSeconds = 30
@@ -98,8 +97,8 @@ final class ImportDelivery: Sendable {
     /// claim is given back, not counted as an attempt, and due again when
     /// budget is expected to be free.
     func deliver(_ claim: Claim, permitDeadline: ContinuousClock.Instant) async {
-        inFlight.withLock { $0 += 1 }
-        defer { inFlight.withLock { $0 -= 1 } }
+        inFlight.add(1)
+        defer { inFlight.add(-1) }
         let limiter = limiter(for: claim.account)
         let grant = await limiter.acquire(deadline: permitDeadline)
         guard grant.permitted else {
@@ -116,8 +115,8 @@ final class ImportDelivery: Sendable {
 
     /// Delivers a claimed account at a slot already reserved for it (the worker's path).
     func deliver(_ claim: Claim, at slot: ContinuousClock.Instant) async {
-        inFlight.withLock { $0 += 1 }
-        defer { inFlight.withLock { $0 -= 1 } }
+        inFlight.add(1)
+        defer { inFlight.add(-1) }
         guard await RateLimiter.waitFor(slot) else {
             metrics.rateLimitLateSlot(api: limiter(for: claim.account).api)
             await giveBack(claim, dueIn: .zero)
@@ -131,7 +130,7 @@ final class ImportDelivery: Sendable {
         guard !claims.isEmpty else { return }
         let owner = self.owner
         let userIDs = claims.map(\.account.userID)
-        let list = String(decoding: JSON.encode(userIDs), as: UTF8.self)
+        let list = JSON.text(userIDs)
         do {
             _ = try await pool.query("""
                 UPDATE accounts SET attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
@@ -180,14 +179,14 @@ final class ImportDelivery: Sendable {
     }
 
     func countInFlight(_ delta: Int) {
-        inFlight.withLock { $0 += delta }
+        inFlight.add(delta)
     }
 
     /// For shutdown: waits up to `timeout` for deliveries under way, then gives
     /// back this replica's remaining leases so other replicas need not wait for them to expire.
     func drain(timeout: Duration) async {
         let deadline = ContinuousClock.now + timeout
-        while inFlight.withLock({ $0 }) > 0 && ContinuousClock.now < deadline {
+        while inFlight.value > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
         let owner = self.owner
@@ -261,7 +260,7 @@ final class ImportDelivery: Sendable {
     /// newer request changed it meanwhile, the account stays pending for that profile.
     func record(_ outcomes: [OutcomeRow], event: AuditEvent) async throws {
         let owner = self.owner
-        let rows = String(decoding: JSON.encode(outcomes), as: UTF8.self)
+        let rows = JSON.text(outcomes)
         _ = try await pool.query("""
             WITH s AS (
                 SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,

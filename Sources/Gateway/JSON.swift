@@ -16,6 +16,11 @@ enum JSON {
         }
     }
 
+    /// A value as JSON text, e.g. a list bound as one `jsonb` parameter.
+    static func text<T: Encodable>(_ value: T) -> String {
+        String(decoding: encode(value), as: UTF8.self)
+    }
+
     /// Parses a request body that must be a JSON object.
     static func object(_ body: [UInt8]) -> Result<[String: Any], GatewayError> {
         guard !body.isEmpty else { return .failure(.malformedBody("The request body is empty; a JSON object is expected.")) }

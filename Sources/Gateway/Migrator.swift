@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Logging
 import PostgresClient
@@ -14,7 +13,7 @@ public struct Migrator: Sendable {
         public var version: Int
         public var name: String
         public var sql: String
-        var checksum: String { SHA256.hash(data: Array(sql.utf8)).map { String(format: "%02x", $0) }.joined() }
+        var checksum: String { Digest.sha256Hex(sql) }
     }
 
     public struct Failure: Error, CustomStringConvertible {

@@ -62,7 +62,7 @@ public struct Reconciler: Sendable {
             }
             let missing = answer.missing
             if !missing.isEmpty {
-                let list = String(decoding: JSON.encode(missing), as: UTF8.self)
+                let list = JSON.text(missing)
                 let requeued = try await pool.query("""
                     UPDATE accounts SET status = 'pending', upstream_exists = false, attempts = 0, next_attempt_at = now(),
                         updated_at = now(), request_id = 'reconcile', last_error_code = NULL, last_error_info = NULL
