@@ -35,14 +35,16 @@ enum AccountStore {
         return try result.rows.first.map(decode)
     }
 
-    /// Inserts a new pending account; nil when `user_id` already exists.
+    /// Inserts a new pending account; nil when `user_id` or `chat_user_id` is
+    /// taken. No conflict target: with one, a concurrent insert of the same
+    /// account could still fail on the other unique index instead of waiting.
     static func insertPending(
         _ input: AccountInput, requestID: String, caller: String, on connection: PostgresConnection
     ) throws -> Account? {
         let result = try connection.query("""
             INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id)
             VALUES (\(input.userID), \(input.chatUserID), \(input.nick), \(input.faceURL), 'pending', now(), \(caller), \(requestID))
-            ON CONFLICT (user_id) DO NOTHING
+            ON CONFLICT DO NOTHING
             RETURNING \(unescaped: columns)
             """)
         return try result.rows.first.map(decode)
@@ -83,5 +85,12 @@ extension AccountStore {
             let account = try decode(row)
             return (account.userID, account)
         })
+    }
+}
+
+extension AccountStore {
+    /// The user_id a chat_user_id is mapped to, if any.
+    static func owner(ofChatUserID chatUserID: String, on connection: PostgresConnection) throws -> String? {
+        try connection.query("SELECT user_id FROM accounts WHERE chat_user_id = \(chatUserID)").rows.first?.string("user_id")
     }
 }

@@ -94,18 +94,14 @@ final class ImportService: Sendable {
         // Over its backlog quota, a caller may still ask about accounts already
         // imported as asked (200, no upstream call); anything to queue gets 429.
         let refusal = quota.refusal(for: caller)
-        do {
-            // The common case, a new account, in one round trip.
-            if refusal == nil, let created = try await pool.withConnection({
-                try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: $0)
-            }) {
-                return .queued(created, wasImported: false)
-            }
-            return try await pool.withTransaction { connection in
-                try Self.decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, on: connection)
-            }
-        } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "accounts_chat_user_id_key" {
-            throw GatewayError.conflict("chat_user_id \(input.chatUserID) is already mapped to another user_id.")
+        // The common case, a new account, in one round trip.
+        if refusal == nil, let created = try await pool.withConnection({
+            try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: $0)
+        }) {
+            return .queued(created, wasImported: false)
+        }
+        return try await pool.withTransaction { connection in
+            try Self.decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, on: connection)
         }
     }
 
@@ -119,6 +115,9 @@ final class ImportService: Sendable {
         }
         guard let existing = try AccountStore.lock(input.userID, on: connection) else {
             if let refusal { throw refusal }
+            if let other = try AccountStore.owner(ofChatUserID: input.chatUserID, on: connection), other != input.userID {
+                throw GatewayError.conflict("chat_user_id \(input.chatUserID) is already mapped to another user_id.")
+            }
             // Inserted by a concurrent request that then rolled back; ask the caller to retry.
             throw GatewayError.conflict("The account was being changed concurrently; retry the request.")
         }
@@ -138,19 +137,14 @@ final class ImportService: Sendable {
     /// wait; answers each account's state, in request order.
     func importBatch(_ inputs: [AccountInput], caller: String, requestID: String) async throws -> [Account] {
         let refusal = quota.refusal(for: caller)
-        let intents: [Intent]
-        do {
-            // Rows are locked in user_id order, so batches that overlap cannot deadlock.
-            let byUser = try await pool.withTransaction { connection in
-                try inputs.sorted { $0.userID < $1.userID }.map {
-                    ($0.userID, try Self.decideIntent($0, refusal: refusal, caller: caller, requestID: requestID, on: connection))
-                }
+        // Rows are locked in user_id order, so batches that overlap cannot deadlock.
+        let byUser = try await pool.withTransaction { connection in
+            try inputs.sorted { $0.userID < $1.userID }.map {
+                ($0.userID, try Self.decideIntent($0, refusal: refusal, caller: caller, requestID: requestID, on: connection))
             }
-            let intentOf = Dictionary(uniqueKeysWithValues: byUser)
-            intents = inputs.compactMap { intentOf[$0.userID] }
-        } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "accounts_chat_user_id_key" {
-            throw GatewayError.conflict("A chat_user_id of this batch is already mapped to another user_id.")
         }
+        let intentOf = Dictionary(uniqueKeysWithValues: byUser)
+        let intents = inputs.compactMap { intentOf[$0.userID] }
         let stored = intents.map(\.account)
         let queued = intents.compactMap { intent -> String? in
             if case .queued(let account, _) = intent { return account.userID }
