@@ -16,7 +16,7 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             let configuration = try options.load(requireTencent: false)
-            let pool = configuration.pool("audit", size: 1, logger: Logger(label: "account-gateway.audit"))
+            let pool = configuration.pool("audit", size: 2, logger: Logger(label: "account-gateway.audit"))
             let report: AuditVerifier.Report
             do {
                 report = try await AuditVerifier(pool: pool).verify()

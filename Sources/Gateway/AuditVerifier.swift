@@ -1,15 +1,22 @@
+import Crypto
 import Foundation
 import PostgresClient
 
 /// Walks the audit trail from the first event and recomputes its hash chain
 /// (`account-gateway audit verify`): a changed, removed or inserted event
 /// breaks it at that event.
+///
+/// It streams: events are read in pages by primary key, the next page is
+/// fetched while the current one is hashed, and nothing but the two pages and
+/// the previous hash is held, so memory is the same at any size of the trail.
+/// The canonical text is rebuilt from the raw columns in Swift (never by a
+/// database function, which whoever can change the schema could change too).
 public struct AuditVerifier: Sendable {
     let pool: PostgresPool
     /// Events read per query.
     let pageSize: Int
 
-    public init(pool: PostgresPool, pageSize: Int = 5000) {
+    public init(pool: PostgresPool, pageSize: Int = 20_000) {
         self.pool = pool
         self.pageSize = pageSize
     }
@@ -32,53 +39,110 @@ public struct AuditVerifier: Sendable {
             return Report(checked: 0, firstBroken: (1, "the chain head is missing"))
         }
         let lastID = try head.int64("last_id")
-        var previousHash = Self.genesis
-        var expectedID: Int64 = 1
-        var checked = 0
-        while expectedID <= lastID {
-            let after = expectedID - 1
-            let rows = try await pool.query("""
-                SELECT id, (extract(epoch FROM at) * 1000000)::bigint AS at_us, request_id, caller, action, user_id,
+        var chain = ChainCheck()
+        var next: Task<[PostgresRow], Error>? = lastID > 0 ? page(after: 0, through: lastID) : nil
+        while let current = next {
+            let rows = try await current.value
+            // Read ahead while this page is hashed.
+            if rows.count == pageSize, let last = rows.last?[0].flatMap({ Int64($0) }), last < lastID {
+                next = page(after: last, through: lastID)
+            } else {
+                next = nil
+            }
+            for row in rows {
+                if let broken = chain.check(row) {
+                    next?.cancel()
+                    return Report(checked: chain.checked, firstBroken: broken)
+                }
+            }
+        }
+        // The chain's head remembers the last event: events removed from the end show here.
+        if lastID != chain.expectedID - 1 {
+            return Report(checked: chain.checked, firstBroken: (chain.expectedID, "events \(chain.expectedID)…\(lastID) are missing from the end"))
+        }
+        if try head.string("last_hash") != chain.previousHashText {
+            return Report(checked: chain.checked, firstBroken: (lastID, "the chain head does not match the last event"))
+        }
+        return Report(checked: chain.checked, firstBroken: nil)
+    }
+
+    /// The columns `ChainCheck` reads, by position.
+    private func page(after: Int64, through lastID: Int64) -> Task<[PostgresRow], Error> {
+        let pool = self.pool
+        let pageSize = self.pageSize
+        return Task {
+            try await pool.query("""
+                SELECT id, (extract(epoch FROM at) * 1000000)::bigint, request_id, caller, action, user_id,
                        chat_user_id, outcome, http_status, tencent_error_code, tencent_error_info, attempt, latency_ms,
                        idempotency_key, prev_hash, hash
                 FROM audit_events WHERE id > \(after) AND id <= \(lastID) ORDER BY id LIMIT \(pageSize)
                 """).rows
-            for row in rows {
-                let id = try row.int64("id")
-                guard id == expectedID else {
-                    return Report(checked: checked, firstBroken: (expectedID, "event \(expectedID) is missing (next is \(id))"))
-                }
-                guard let action = AuditEvent.Action(rawValue: try row.string("action")) else {
-                    return Report(checked: checked, firstBroken: (id, "unknown action"))
-                }
-                let event = AuditEvent(
-                    requestID: try row.optionalString("request_id"), caller: try row.optionalString("caller"), action: action,
-                    userID: try row.optionalString("user_id"), chatUserID: try row.optionalString("chat_user_id"),
-                    outcome: try row.string("outcome"), httpStatus: try row.optionalInt("http_status"),
-                    tencentErrorCode: try row.optionalInt("tencent_error_code"),
-                    tencentErrorInfo: try row.optionalString("tencent_error_info"), attempt: try row.optionalInt("attempt"),
-                    latencyMilliseconds: try row.optionalInt("latency_ms"), idempotencyKey: try row.optionalString("idempotency_key"))
-                guard try row.string("prev_hash") == previousHash else {
-                    return Report(checked: checked, firstBroken: (id, "prev_hash does not match the hash of event \(id - 1)"))
-                }
-                let canonical = event.canonical(previousHash: previousHash, id: id, atMicroseconds: try row.int64("at_us"))
-                let hash = Digest.sha256Hex(canonical)
-                guard try row.string("hash") == hash else {
-                    return Report(checked: checked, firstBroken: (id, "its content does not match its hash (changed after it was written)"))
-                }
-                previousHash = hash
-                expectedID += 1
-                checked += 1
-            }
-            if rows.count < pageSize { break }
         }
-        // The chain's head remembers the last event: events removed from the end show here.
-        if lastID != expectedID - 1 {
-            return Report(checked: checked, firstBroken: (expectedID, "events \(expectedID)…\(lastID) are missing from the end"))
-        }
-        if try head.string("last_hash") != previousHash {
-            return Report(checked: checked, firstBroken: (lastID, "the chain head does not match the last event"))
-        }
-        return Report(checked: checked, firstBroken: nil)
     }
+}
+
+/// The running state of a verification: the next id expected and the hash the
+/// next event must name as its `prev_hash`. Works on bytes, one reused buffer.
+struct ChainCheck {
+    private(set) var expectedID: Int64 = 1
+    private(set) var checked = 0
+    private var previousHash = Array(AuditVerifier.genesis.utf8)
+    private var canonical: [UInt8] = []
+
+    var previousHashText: String { String(decoding: previousHash, as: UTF8.self) }
+
+    private static let actions = Set(AuditEvent.Action.allCases.map(\.rawValue))
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    /// Checks the next row (columns as `AuditVerifier.page` selects them); the
+    /// break it finds, or nil when the row continues the chain.
+    mutating func check(_ row: PostgresRow) -> (id: Int64, reason: String)? {
+        guard let idText = row[0], let id = Int64(idText), let atText = row[1], let action = row[4],
+              let outcome = row[7], let prevHash = row[14], let hash = row[15] else {
+            return (expectedID, "event \(expectedID) has a missing required field")
+        }
+        guard id == expectedID else {
+            return (expectedID, "event \(expectedID) is missing (next is \(id))")
+        }
+        guard Self.actions.contains(action) else { return (id, "unknown action") }
+        guard prevHash.utf8.elementsEqual(previousHash) else {
+            return (id, "prev_hash does not match the hash of event \(id - 1)")
+        }
+        // Byte for byte what AuditEvent.canonical and the chain trigger build.
+        canonical.removeAll(keepingCapacity: true)
+        canonical.append(contentsOf: previousHash)
+        for (position, field) in Self.fields.enumerated() {
+            canonical.append(UInt8(ascii: "|"))
+            let value = position == 0 ? idText : position == 1 ? atText : row[field.column]
+            switch (field.kind, value) {
+            case (_, nil): canonical.append(UInt8(ascii: "-"))
+            case (.number, let value?): canonical.append(contentsOf: value.utf8)
+            case (.text, let value?):
+                canonical.append(contentsOf: String(value.utf8.count).utf8)
+                canonical.append(UInt8(ascii: ":"))
+                canonical.append(contentsOf: value.utf8)
+            }
+        }
+        var computed = [UInt8]()
+        computed.reserveCapacity(64)
+        for byte in SHA256.hash(data: canonical) {
+            computed.append(Self.hexDigits[Int(byte >> 4)])
+            computed.append(Self.hexDigits[Int(byte & 0x0f)])
+        }
+        guard hash.utf8.elementsEqual(computed) else {
+            return (id, "its content does not match its hash (changed after it was written)")
+        }
+        previousHash = computed
+        expectedID += 1
+        checked += 1
+        return nil
+    }
+
+    private enum Kind { case number, text }
+
+    /// The hashed fields after `prev_hash`, in order, with their column positions.
+    private static let fields: [(column: Int, kind: Kind)] = [
+        (0, .number), (1, .number), (2, .text), (3, .text), (4, .text), (5, .text), (6, .text), (7, .text),
+        (8, .number), (9, .number), (10, .text), (11, .number), (12, .number), (13, .text),
+    ]
 }

@@ -101,6 +101,66 @@ import Testing
     }
 }
 
+@Suite struct AuditChainBatchTests {
+    static let insertEvents = """
+        INSERT INTO audit_events (request_id, caller, action, user_id, outcome, prev_hash, hash, at, id)
+        SELECT 'r' || g, 'svc', 'account.lookup', 'u' || g, 'found', 'forged', 'forged', now(), 0 FROM generate_series(1, %d) g
+        """
+
+    /// The head travels between the events of a transaction and is written once
+    /// per statement: every boundary (rows of one statement, statements of one
+    /// transaction, transactions, a rolled-back savepoint) must still chain.
+    @Test func theChainHoldsAcrossStatementTransactionAndSavepointBoundaries() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 2)
+        try await pool.withConnection { connection in
+            try connection.executeScript("""
+                BEGIN;
+                \(String(format: Self.insertEvents, 3));
+                \(String(format: Self.insertEvents, 2));
+                COMMIT;
+                \(String(format: Self.insertEvents, 4));
+                BEGIN;
+                \(String(format: Self.insertEvents, 2));
+                SAVEPOINT s;
+                \(String(format: Self.insertEvents, 5));
+                ROLLBACK TO SAVEPOINT s;
+                \(String(format: Self.insertEvents, 1));
+                COMMIT;
+                BEGIN;
+                \(String(format: Self.insertEvents, 3));
+                ROLLBACK;
+                """)
+        }
+        // Another session afterwards must start from the committed head.
+        let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
+        try await audit.append(AuditEvent(requestID: "last", caller: "svc", action: .accountLookup, outcome: "found"))
+
+        let rows = try await pool.query("SELECT id, prev_hash, hash FROM audit_events ORDER BY id").rows
+        #expect(try rows.map { try $0.int64("id") } == Array(1...13))
+        #expect(try rows.allSatisfy { try $0.string("hash") != "forged" && $0.string("prev_hash") != "forged" })
+        let head = try #require(try await pool.query("SELECT last_id, last_hash FROM audit_chain").rows.first)
+        #expect(try head.int64("last_id") == 13)
+        #expect(try head.string("last_hash") == rows.last?.string("hash"))
+        #expect(try await AuditVerifier(pool: pool, pageSize: 4).verify() == AuditVerifier.Report(checked: 13, firstBroken: nil))
+        await pool.close()
+        await database.drop()
+    }
+
+    @Test func aChangeInsideAMultiRowInsertIsNamed() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 2)
+        _ = try await pool.query(PostgresQuery(unsafeSQL: String(format: Self.insertEvents, 10)))
+        #expect(try await AuditVerifier(pool: pool).verify() == AuditVerifier.Report(checked: 10, firstBroken: nil))
+        try await AuditVerifierTests.tamper(pool, "UPDATE audit_events SET user_id = 'someone_else' WHERE id = 6")
+        let report = try await AuditVerifier(pool: pool, pageSize: 4).verify()
+        #expect(report.firstBroken?.id == 6)
+        #expect(report.checked == 5)
+        await pool.close()
+        await database.drop()
+    }
+}
+
 @Suite(.serialized) struct AuditVerifierTests {
     /// A database with `count` events, and a connection that may tamper with them
     /// the way the table's owner could (granting itself UPDATE/DELETE, disabling the guards).
@@ -120,7 +180,7 @@ import Testing
         await database.drop()
     }
 
-    func tamper(_ pool: PostgresPool, _ statement: String) async throws {
+    static func tamper(_ pool: PostgresPool, _ statement: String) async throws {
         try await pool.withConnection { connection in
             try connection.executeScript("""
                 GRANT UPDATE, DELETE ON audit_events TO CURRENT_USER;
@@ -156,7 +216,7 @@ import Testing
 
     @Test func aChangedEventIsNamed() async throws {
         try await withTrail(8) { pool in
-            try await tamper(pool, "UPDATE audit_events SET outcome = 'rejected' WHERE id = 5")
+            try await Self.tamper(pool, "UPDATE audit_events SET outcome = 'rejected' WHERE id = 5")
             let report = try await AuditVerifier(pool: pool, pageSize: 3).verify()
             #expect(report.firstBroken?.id == 5)
             #expect(report.checked == 4)
@@ -165,14 +225,14 @@ import Testing
 
     @Test func aRemovedEventIsNamed() async throws {
         try await withTrail(8) { pool in
-            try await tamper(pool, "DELETE FROM audit_events WHERE id = 3")
+            try await Self.tamper(pool, "DELETE FROM audit_events WHERE id = 3")
             #expect(try await AuditVerifier(pool: pool).verify().firstBroken?.id == 3)
         }
     }
 
     @Test func eventsRemovedFromTheEndAreNoticed() async throws {
         try await withTrail(8) { pool in
-            try await tamper(pool, "DELETE FROM audit_events WHERE id >= 7")
+            try await Self.tamper(pool, "DELETE FROM audit_events WHERE id >= 7")
             let report = try await AuditVerifier(pool: pool).verify()
             #expect(report.firstBroken?.id == 7)
             #expect(report.checked == 6)
