@@ -29,6 +29,12 @@ public struct Account: Sendable, Equatable {
     func merging(_ input: AccountInput) -> (nick: String?, faceURL: String?) {
         (input.nick ?? nick, input.faceURL ?? faceURL)
     }
+
+    /// Whether the request would change the stored profile.
+    func changes(_ input: AccountInput) -> Bool {
+        let profile = merging(input)
+        return profile.nick != nick || profile.faceURL != faceURL
+    }
 }
 
 extension Account: Encodable {

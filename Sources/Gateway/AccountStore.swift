@@ -50,6 +50,44 @@ enum AccountStore {
         return try result.rows.first.map(decode)
     }
 
+    /// What one statement found for a request: the account it created (and,
+    /// with an owner, claimed for delivery), or the row already there.
+    enum Found {
+        case created(Account, claimed: Bool)
+        case existing(Account)
+    }
+
+    /// The common cases of `POST /accounts` in one round trip: inserts a new
+    /// pending account (unless `insert` is false), claimed for `owner` when one is
+    /// given so the caller can deliver it at once; or, when the user_id exists,
+    /// returns that row as committed. Nil when neither is seen: a concurrent
+    /// insert committed after this statement began, or the chat_user_id belongs
+    /// to another user_id; the locking path sorts those out.
+    static func insertOrFind(
+        _ input: AccountInput, requestID: String, caller: String, insert: Bool, claimFor owner: String?,
+        on connection: PostgresConnection
+    ) throws -> Found? {
+        let leaseSeconds = ImportDelivery.leaseSeconds
+        let result = try connection.query("""
+            WITH created AS (
+                INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id,
+                                      lease_owner, lease_until, attempts)
+                SELECT \(input.userID), \(input.chatUserID), \(input.nick), \(input.faceURL), 'pending', now(), \(caller), \(requestID),
+                       \(owner)::text, CASE WHEN \(owner)::text IS NULL THEN NULL ELSE now() + \(leaseSeconds)::integer * interval '1 second' END,
+                       CASE WHEN \(owner)::text IS NULL THEN 0 ELSE 1 END
+                WHERE \(insert)::boolean
+                ON CONFLICT DO NOTHING
+                RETURNING \(unescaped: columns)
+            )
+            SELECT \(unescaped: columns), true AS created FROM created
+            UNION ALL
+            SELECT \(unescaped: columns), false FROM accounts WHERE user_id = \(input.userID) AND NOT EXISTS (SELECT 1 FROM created)
+            """)
+        guard let row = result.rows.first else { return nil }
+        let account = try decode(row)
+        return try row.bool("created") ? .created(account, claimed: owner != nil) : .existing(account)
+    }
+
     static func lock(_ userID: String, on connection: PostgresConnection) throws -> Account? {
         let result = try connection.query("SELECT \(unescaped: columns) FROM accounts WHERE user_id = \(userID) FOR UPDATE")
         return try result.rows.first.map(decode)

@@ -96,16 +96,18 @@ final class ImportDelivery: Sendable {
     /// is made again (Tencent's import is safe to repeat). Without a slot the
     /// claim is given back, not counted as an attempt, and due again when
     /// budget is expected to be free.
-    func deliver(_ claim: Claim, permitDeadline: ContinuousClock.Instant) async {
+    /// Returns the account as recorded, or nil when nothing was (no slot, or the record failed).
+    @discardableResult
+    func deliver(_ claim: Claim, permitDeadline: ContinuousClock.Instant) async -> Account? {
         inFlight.add(1)
         defer { inFlight.add(-1) }
         let limiter = limiter(for: claim.account)
         let grant = await limiter.acquire(deadline: permitDeadline)
         guard grant.permitted else {
             await giveBack(claim, dueIn: grant.retryAfter)
-            return
+            return nil
         }
-        await call(claim, limiter: limiter)
+        return await call(claim, limiter: limiter)
     }
 
     /// The limiter an account's next call goes through.
@@ -148,7 +150,8 @@ final class ImportDelivery: Sendable {
         await giveBack([claim], dueIn: delay)
     }
 
-    private func call(_ claim: Claim, limiter: RateLimiter) async {
+    @discardableResult
+    private func call(_ claim: Claim, limiter: RateLimiter) async -> Account? {
         let account = claim.account
         let sent = UpstreamAccount(chatUserID: account.chatUserID, nick: account.nick, faceURL: account.faceURL)
         var log = logger
@@ -168,14 +171,16 @@ final class ImportDelivery: Sendable {
 
         await observe(decision, result: reply.result, api: reply.api, limiter: limiter, log: log)
 
+        var recorded: Account?
         do {
-            try await record([OutcomeRow(account.userID, sent: sent, decision: decision)], event: event)
+            recorded = try await record([OutcomeRow(account.userID, sent: sent, decision: decision)], event: event).first
             metrics.auditEvent(action: event.action.rawValue)
         } catch {
             log.error("could not record the upstream outcome; the lease will expire and the import be retried",
                       metadata: ["error": "\(error)"])
         }
         signals.signal(account.userID)
+        return recorded
     }
 
     func countInFlight(_ delta: Int) {
@@ -258,10 +263,12 @@ final class ImportDelivery: Sendable {
     /// one round trip, and the audit chain's lock is held for no longer than
     /// that statement's commit. Only the profile that was sent counts: if a
     /// newer request changed it meanwhile, the account stays pending for that profile.
-    func record(_ outcomes: [OutcomeRow], event: AuditEvent) async throws {
+    /// Returns the accounts it changed, as they now are.
+    @discardableResult
+    func record(_ outcomes: [OutcomeRow], event: AuditEvent) async throws -> [Account] {
         let owner = self.owner
         let rows = JSON.text(outcomes)
-        _ = try await pool.query("""
+        return try await pool.query("""
             WITH s AS (
                 SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
                     imported boolean, code integer, info text, delay_ms integer)
@@ -280,8 +287,9 @@ final class ImportDelivery: Sendable {
                 -- = ANY(ARRAY(...)) lets the planner use the primary key; a plain join
                 -- with the record set (estimated at 100 rows) scans the whole table.
                 FROM s WHERE a.user_id = ANY (ARRAY(SELECT user_id FROM s)) AND a.user_id = s.user_id AND a.status = 'pending'
-                RETURNING 1)
-            \(fragment: AuditLog.insert([event]))
-            """)
+                RETURNING a.*
+            ), audit AS (\(fragment: AuditLog.insert([event])))
+            SELECT \(unescaped: AccountStore.columns) FROM outcome
+            """).rows.map(AccountStore.decode)
     }
 }

@@ -66,42 +66,62 @@ final class ImportService: Sendable {
     }
 
     func importAccount(_ input: AccountInput, caller: String, requestID: String) async throws -> Outcome {
-        let intent = try await storeIntent(input, caller: caller, requestID: requestID)
+        let deadline = ContinuousClock.now + wait
+        // Over its backlog quota, a caller may still ask about accounts already
+        // imported as asked (200, no upstream call); anything to queue gets 429.
+        let refusal = quota.refusal(for: caller)
+        // A new account is claimed in the statement that stores it, so this request
+        // delivers it with no further round trip; not when the backlog is longer
+        // than the wait (it answers 202 at once and the worker serves the backlog first).
+        let servable = await delivery.importLimiter.mayServe(before: deadline)
+        let deliverNow = refusal == nil && servable
+        let owner = delivery.owner
+        let found = try await pool.withConnection { connection in
+            try AccountStore.insertOrFind(input, requestID: requestID, caller: caller, insert: refusal == nil,
+                                          claimFor: deliverNow ? owner : nil, on: connection)
+        }
+        let intent: Intent
+        switch found {
+        case .created(let account, claimed: true):
+            let claim = ImportDelivery.Claim(account: account, requestID: requestID, caller: caller)
+            return await follow(account, wasImported: false, deadline: deadline, claim: claim)
+        case .created(let account, claimed: false):
+            intent = .queued(account, wasImported: false)
+        case .existing(let account) where account.status == .imported && !account.changes(input):
+            intent = .unchanged(account)
+        case .existing(let account) where account.status == .pending && !account.changes(input) && refusal == nil:
+            intent = .queued(account, wasImported: false)
+        case .existing, nil:
+            // A changed profile, a failed account, a race with another insert: decided under the row's lock.
+            intent = try await pool.withTransaction { connection in
+                try Self.decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, on: connection)
+            }
+        }
         switch intent {
         case .unchanged(let account):
             return Outcome(kind: .alreadyImported, account: account)
         case .queued(let account, let wasImported):
-            let final: Account
-            do {
-                final = try await awaitResolution(of: account, deadline: .now + wait)
-            } catch {
-                // The intent is committed: whatever fails now, the worker finishes the import.
-                logger.warning("cannot follow the import; answering pending", metadata: [
-                    "request_id": "\(requestID)", "account.user_id": "\(account.userID)", "error": "\(error)",
-                ])
-                return Outcome(kind: .pending, account: account)
-            }
-            switch final.status {
-            case .imported: return Outcome(kind: wasImported ? .updated : .imported, account: final)
-            case .failed: return Outcome(kind: .rejected, account: final)
-            case .pending: return Outcome(kind: .pending, account: final)
-            }
+            return await follow(account, wasImported: wasImported, deadline: deadline, claim: nil)
         }
     }
 
-    /// Commits the account row as the durable intent, before any upstream call.
-    private func storeIntent(_ input: AccountInput, caller: String, requestID: String) async throws -> Intent {
-        // Over its backlog quota, a caller may still ask about accounts already
-        // imported as asked (200, no upstream call); anything to queue gets 429.
-        let refusal = quota.refusal(for: caller)
-        // The common case, a new account, in one round trip.
-        if refusal == nil, let created = try await pool.withConnection({
-            try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: $0)
-        }) {
-            return .queued(created, wasImported: false)
+    /// Delivers the claim, or follows someone else's delivery, until the deadline.
+    private func follow(_ account: Account, wasImported: Bool, deadline: ContinuousClock.Instant,
+                        claim: ImportDelivery.Claim?) async -> Outcome {
+        let final: Account
+        do {
+            final = try await awaitResolution(of: account, deadline: deadline, claim: claim)
+        } catch {
+            // The intent is committed: whatever fails now, the worker finishes the import.
+            logger.warning("cannot follow the import; answering pending", metadata: [
+                "account.user_id": "\(account.userID)", "error": "\(error)",
+            ])
+            return Outcome(kind: .pending, account: account)
         }
-        return try await pool.withTransaction { connection in
-            try Self.decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, on: connection)
+        switch final.status {
+        case .imported: return Outcome(kind: wasImported ? .updated : .imported, account: final)
+        case .failed: return Outcome(kind: .rejected, account: final)
+        case .pending: return Outcome(kind: .pending, account: final)
         }
     }
 
@@ -167,20 +187,30 @@ final class ImportService: Sendable {
         }
     }
 
-    /// Attempts delivery whenever the account is due and free, and otherwise
-    /// waits for someone's outcome, until it resolves or the deadline passes.
-    private func awaitResolution(of account: Account, deadline: ContinuousClock.Instant) async throws -> Account {
+    /// Delivers `claim` when given, otherwise attempts delivery whenever the
+    /// account is due and free, and waits for someone's outcome in between, until
+    /// it resolves or the deadline passes.
+    private func awaitResolution(of account: Account, deadline: ContinuousClock.Instant,
+                                 claim first: ImportDelivery.Claim?) async throws -> Account {
         // With a backlog older than this request's wait, answer 202 at once:
         // waiting could not change the answer, and the budget goes to the backlog first.
-        guard await delivery.limiter(for: account).mayServe(before: deadline) else { return account }
+        let servable = await delivery.limiter(for: account).mayServe(before: deadline)
+        guard first != nil || servable else { return account }
         let userID = account.userID
+        var claim = first
         while true {
             let remaining = deadline - .now
-            if let claim = try await delivery.claim(userID) {
+            if claim == nil { claim = try await delivery.claim(userID) }
+            if let current = claim {
+                claim = nil
                 // Unstructured: the attempt completes and is recorded even if
                 // this request answers 202 before it does.
-                let attempt = Task(priority: .high) { await delivery.deliver(claim, permitDeadline: deadline) }
-                await attempt.finish(within: max(remaining, .zero))
+                let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: deadline) }
+                // The recorded outcome comes back with the attempt: no read needed.
+                if let recorded = await attempt.value(within: max(remaining, .zero)) ?? nil,
+                   recorded.status != .pending || ContinuousClock.now >= deadline {
+                    return recorded
+                }
             } else if remaining > .zero {
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval))
             }

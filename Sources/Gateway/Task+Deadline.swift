@@ -6,9 +6,20 @@ extension Task where Success == Void, Failure == Never {
     func finish(within timeout: Duration) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let once = ResumeOnce(continuation)
-            Task<Void, Never> { await self.value; once.resume() }
-            Task<Void, Never> { try? await Task<Never, Never>.sleep(for: timeout); once.resume() }
+            let timer = Task<Void, Never> { try? await Task<Never, Never>.sleep(for: timeout); once.resume() }
+            // The timer is cancelled as soon as the work is done: no sleeping task is left behind.
+            Task<Void, Never> { await self.value; once.resume(); timer.cancel() }
         }
+    }
+}
+
+extension Task where Failure == Never {
+    /// The task's value if it finishes within `timeout`, else nil; the task goes on either way.
+    func value(within timeout: Duration) async -> Success? {
+        let result = FirstValue<Success>()
+        let wrapper = Task<Void, Never> { result.set(await self.value) }
+        await wrapper.finish(within: timeout)
+        return result.value
     }
 }
 
@@ -22,5 +33,16 @@ final class ResumeOnce: Sendable {
 
     func resume() {
         continuation.withLock { $0.take() }?.resume()
+    }
+}
+
+/// A value set once by one task and read by another.
+final class FirstValue<Value: Sendable>: Sendable {
+    private let stored = Mutex<Value?>(nil)
+
+    var value: Value? { stored.withLock { $0 } }
+
+    func set(_ value: Value) {
+        stored.withLock { $0 = $0 ?? value }
     }
 }
