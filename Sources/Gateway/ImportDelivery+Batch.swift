@@ -39,6 +39,23 @@ extension ImportDelivery {
             await giveBack(chunk, dueIn: grant.retryAfter)
             return
         }
+        await callBatch(chunk)
+    }
+
+    /// Delivers a chunk at a slot of the batch budget already reserved for it (the worker's path).
+    func deliverChunk(_ chunk: [Claim], at slot: ContinuousClock.Instant) async {
+        countInFlight(chunk.count)
+        defer { countInFlight(-chunk.count) }
+        guard await RateLimiter.waitFor(slot) else {
+            metrics.rateLimitLateSlot(api: batchLimiter.api)
+            await giveBack(chunk, dueIn: .zero)
+            return
+        }
+        await callBatch(chunk)
+    }
+
+    /// One multiaccount_import call for the chunk, its outcomes and audit event recorded in one statement.
+    private func callBatch(_ chunk: [Claim]) async {
         var log = logger
         if let requestID = chunk.first?.requestID { log[metadataKey: "request_id"] = "\(requestID)" }
         log[metadataKey: "batch.size"] = "\(chunk.count)"

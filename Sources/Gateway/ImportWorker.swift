@@ -3,14 +3,25 @@ import Logging
 import Synchronization
 
 /// Runs in every replica: picks up pending imports that are due — retries,
-/// 202s whose request gave up waiting, imports left behind by a crashed
-/// replica — and delivers them, keeping up to `maxInFlight` under way so the
-/// central budget can be used to the last call.
+/// 202s whose request gave up waiting, rows committed by `import` or a batch,
+/// imports left behind by a crashed replica — and delivers them, keeping up
+/// to `maxInFlight` accounts under way so both central budgets can be used to
+/// the last call.
+///
+/// Coalescing: due accounts are claimed as a set, as many as both budgets can
+/// serve within `permitHorizon`. New accounts go through `account_import`
+/// while its share lasts (a small backlog, a lone retry: each is answered
+/// with its own error code); everything beyond it, and every profile change,
+/// goes through `multiaccount_import`, up to 100 accounts per call under that
+/// API's own central limit. Under a backlog the two budgets work together:
+/// 200 calls/s of one account plus 100 calls/s of 100.
 struct ImportWorker: Sendable {
     let delivery: ImportDelivery
     let logger: Logger
-    var batchSize = 32
-    var maxInFlight = 96
+    /// Accounts claimed per round trip at most.
+    var claimLimit = 2_000
+    /// Accounts under way at most (about a second of both budgets).
+    var maxInFlight = 10_000
     /// How far ahead a claimed import may wait for budget; beyond, it is given
     /// back so a dying replica never sits on much of the shared budget.
     var permitHorizon: Duration = .seconds(1)
@@ -24,45 +35,22 @@ struct ImportWorker: Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 let free = maxInFlight - inFlight.value
-                if free <= 0 {
+                // Claim only what the shared budgets can serve soon: claims given back
+                // unattempted cost round trips and churn the table for nothing.
+                let singles = await delivery.importLimiter.grantableSoon(within: permitHorizon)
+                let batches = await delivery.batchLimiter.grantableSoon(within: permitHorizon)
+                let servable = min(free, claimLimit, singles + batches * ImportDelivery.maxBatchCall)
+                if servable <= 0 {
                     try? await Task.sleep(for: .milliseconds(10))
                     continue
                 }
-                // Claim only what the shared budget can serve soon: claims given back
-                // unattempted cost round trips and churn the table for nothing.
-                let servable = await delivery.importLimiter.grantableSoon(within: permitHorizon)
-                if servable == 0 {
-                    try? await Task.sleep(for: .milliseconds(20))
-                    continue
-                }
                 do {
-                    let claims = try await delivery.claimDue(limit: min(free, batchSize, servable))
+                    let claims = try await delivery.claimDue(limit: servable)
                     if claims.isEmpty {
                         try? await Task.sleep(for: idleInterval)
                         continue
                     }
-                    // One reservation per API for the whole batch; what gets no slot
-                    // within the horizon is given back at once, due when budget frees up.
-                    var backoff = Duration.zero
-                    let batches = [
-                        (delivery.importLimiter, claims.filter { !$0.account.upstreamExists }),
-                        (delivery.batchLimiter, claims.filter { $0.account.upstreamExists }),
-                    ]
-                    for (limiter, batch) in batches where !batch.isEmpty {
-                        let grant = await limiter.reserve(batch.count, deadline: .now + permitHorizon)
-                        inFlight.add(grant.slots.count)
-                        for (claim, slot) in zip(batch, grant.slots) {
-                            // High priority: a slot missed by a busy host is budget lost.
-                            group.addTask(priority: .high) {
-                                await delivery.deliver(claim, at: slot)
-                                inFlight.add(-1)
-                            }
-                        }
-                        if grant.slots.count < batch.count {
-                            await delivery.giveBack(Array(batch.dropFirst(grant.slots.count)), dueIn: grant.retryAfter)
-                            backoff = max(backoff, min(grant.retryAfter, permitHorizon / 2))
-                        }
-                    }
+                    let backoff = await dispatch(claims, singles: singles, inFlight: inFlight, group: &group)
                     if backoff > .zero { try? await Task.sleep(for: backoff) }
                 } catch {
                     logger.warning("import worker cannot claim pending imports", metadata: ["error": "\(error)"])
@@ -71,6 +59,64 @@ struct ImportWorker: Sendable {
             }
         }
         logger.info("import worker stopped")
+    }
+
+    /// The plan for one claimed set: which accounts go one by one through
+    /// `account_import`, and which in calls of up to 100 through `multiaccount_import`.
+    static func plan(_ claims: [ImportDelivery.Claim], singles room: Int) -> (singles: [ImportDelivery.Claim], batched: [ImportDelivery.Claim]) {
+        var singles: [ImportDelivery.Claim] = []
+        var batched: [ImportDelivery.Claim] = []
+        for claim in claims {
+            // A profile change of an existing account needs multiaccount_import, which updates profiles.
+            if !claim.account.upstreamExists && singles.count < room {
+                singles.append(claim)
+            } else {
+                batched.append(claim)
+            }
+        }
+        return (singles, batched)
+    }
+
+    /// Reserves slots for the set and starts its calls; what gets no slot within
+    /// the horizon is given back at once, due when budget frees up. Returns how
+    /// long to pause before claiming again.
+    private func dispatch(_ claims: [ImportDelivery.Claim], singles room: Int, inFlight: InFlightCounter,
+                          group: inout DiscardingTaskGroup) async -> Duration {
+        var backoff = Duration.zero
+        var (singles, batched) = Self.plan(claims, singles: room)
+        if !singles.isEmpty {
+            let grant = await delivery.importLimiter.reserve(singles.count, deadline: .now + permitHorizon)
+            for (claim, slot) in zip(singles, grant.slots) {
+                inFlight.add(1)
+                // High priority: a slot missed by a busy host is budget lost.
+                group.addTask(priority: .high) {
+                    await delivery.deliver(claim, at: slot)
+                    inFlight.add(-1)
+                }
+            }
+            // What account_import cannot take goes to the batch budget instead.
+            batched = Array(singles.dropFirst(grant.slots.count)) + batched
+        }
+        let chunks = stride(from: 0, to: batched.count, by: ImportDelivery.maxBatchCall).map {
+            Array(batched[$0..<min($0 + ImportDelivery.maxBatchCall, batched.count)])
+        }
+        var granted = 0
+        if !chunks.isEmpty {
+            let grant = await delivery.batchLimiter.reserve(chunks.count, deadline: .now + permitHorizon)
+            for (chunk, slot) in zip(chunks, grant.slots) {
+                inFlight.add(chunk.count)
+                group.addTask(priority: .high) {
+                    await delivery.deliverChunk(chunk, at: slot)
+                    inFlight.add(-chunk.count)
+                }
+            }
+            granted = grant.slots.count
+            if granted < chunks.count {
+                await delivery.giveBack(Array(chunks.dropFirst(granted).joined()), dueIn: grant.retryAfter)
+                backoff = min(grant.retryAfter, permitHorizon / 2)
+            }
+        }
+        return backoff
     }
 }
 

@@ -31,6 +31,8 @@ final class GatewayHarness: Sendable {
         var accountQuota: Int? = nil
         /// account_import calls per second, for the gateway's limit and the sandbox's alike.
         var importRate = 200
+        /// multiaccount_import calls per second, for the gateway's limit and the sandbox's alike.
+        var batchRate = 100
         /// Off by default so a revocation shows at once.
         var authCacheDuration: Duration? = nil
         /// Wraps the real upstream, e.g. to inject outages.
@@ -75,6 +77,7 @@ final class GatewayHarness: Sendable {
         var sandboxConfiguration = SandboxConfiguration(sdkAppID: sdkAppID, secretKey: secretKey)
         sandboxConfiguration.accountQuota = options.accountQuota
         sandboxConfiguration.rates[.accountImport] = options.importRate
+        sandboxConfiguration.rates[.multiaccountImport] = options.batchRate
         let sandbox = SandboxService(configuration: sandboxConfiguration, logger: logger)
         let sandboxServer = HTTPServer(configuration: HTTPServer.Configuration(address: ListenAddress(host: "127.0.0.1", port: 0)),
                                        logger: logger, handler: sandbox.handler)
@@ -85,6 +88,7 @@ final class GatewayHarness: Sendable {
             "DATABASE_URL": database.url, "TENCENT_SDKAPPID": String(sdkAppID), "TENCENT_SECRET_KEY": secretKey,
             "TENCENT_ENDPOINT": sandboxURL, "GATEWAY_ID_STRATEGY": options.idStrategy.rawValue,
             "GATEWAY_WAIT_MS": String(options.waitMilliseconds), "TENCENT_IMPORT_RATE": String(options.importRate),
+            "TENCENT_BATCH_RATE": String(options.batchRate),
         ])
         configuration.authCacheDuration = options.authCacheDuration
         let upstream = options.upstream(TencentUpstream(client: try tencentClient(sandboxURL)))

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+@testable import Gateway
+
+/// One delivery path for every pending account: under a backlog both central
+/// budgets serve it together, a lone account still goes through account_import.
+@Suite struct CoalescingTests {
+    @Test func aBacklogIsServedByBothAPIsWithinBothLimits() async throws {
+        var options = GatewayHarness.Options()
+        options.importRate = 20
+        options.batchRate = 10
+        try await GatewayHarness.with(options) { h in
+            // 1,000 pending accounts: 50 s for account_import alone at 20/s.
+            _ = try await h.pool.query("""
+                INSERT INTO accounts (user_id, chat_user_id, nick, status, next_attempt_at)
+                SELECT 'backlog_' || i, 'backlog_' || i, 'n' || i, 'pending', now() FROM generate_series(1, 1000) AS i
+                """)
+            let started = ContinuousClock.now
+            let worker = Task { await h.app.runWorker() }
+            var pending = 1000
+            while pending > 0 && ContinuousClock.now - started < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(100))
+                pending = try await h.pool.query("SELECT count(*) AS n FROM accounts WHERE status = 'pending'").rows[0].int("n")
+            }
+            let elapsed = ContinuousClock.now - started
+            worker.cancel()
+            await worker.value
+
+            let stats = h.sandbox.stats()
+            #expect(pending == 0)
+            #expect(stats.accounts == 1000)
+            #expect(h.sandbox.account("backlog_777")?.nick == "n777")
+            let singles = stats.calls["account_import"] ?? 0
+            let batches = stats.calls["multiaccount_import"] ?? 0
+            #expect(singles > 0 && batches > 0, "both APIs serve a backlog: \(stats.calls)")
+            #expect(stats.maxCallsPerSecond["account_import"] ?? 0 <= 20, "\(stats.maxCallsPerSecond)")
+            #expect(stats.maxCallsPerSecond["multiaccount_import"] ?? 0 <= 10, "\(stats.maxCallsPerSecond)")
+            #expect(stats.answers[60007] == nil)
+            #expect(elapsed < .seconds(15), "took \(elapsed)")
+            // One audit event per upstream call, whichever API made it.
+            let events = try await h.pool.query("""
+                SELECT count(*) FILTER (WHERE action = 'upstream.account_import') AS singles,
+                       count(*) FILTER (WHERE action = 'upstream.multiaccount_import') AS batches FROM audit_events
+                """).rows[0]
+            #expect(try events.int("singles") == singles)
+            #expect(try events.int("batches") == batches)
+        }
+    }
+
+    @Test func aLoneRequestGoesThroughAccountImport() async throws {
+        try await GatewayHarness.with { h in
+            let worker = Task { await h.app.runWorker() }
+            defer { worker.cancel() }
+            let response = try await h.postAccount(#"{"user_id":"lone_1","nick":"Lone"}"#)
+            #expect(response.status == 201)
+            let stats = h.sandbox.stats()
+            #expect(stats.calls["account_import"] == 1)
+            #expect(stats.calls["multiaccount_import"] == nil)
+        }
+    }
+
+    @Test func thePlanSendsNewAccountsSinglyWhileTheShareLasts() {
+        func claim(_ id: String, exists: Bool = false) -> ImportDelivery.Claim {
+            let now = Date()
+            return ImportDelivery.Claim(account: Account(
+                userID: id, chatUserID: id, nick: nil, faceURL: nil, status: .pending, createdAt: now, updatedAt: now,
+                importedAt: nil, attempts: 1, lastError: nil, upstreamExists: exists), requestID: nil, caller: nil)
+        }
+        let claims = [claim("a"), claim("b", exists: true), claim("c"), claim("d"), claim("e")]
+        let plan = ImportWorker.plan(claims, singles: 2)
+        #expect(plan.singles.map(\.account.userID) == ["a", "c"])
+        // A profile change needs multiaccount_import whatever the room.
+        #expect(plan.batched.map(\.account.userID) == ["b", "d", "e"])
+        #expect(ImportWorker.plan(claims, singles: 0).singles.isEmpty)
+    }
+}
