@@ -88,6 +88,42 @@ enum AccountStore {
         return try row.bool("created") ? .created(account, claimed: owner != nil) : .existing(account)
     }
 
+    /// Inserts the new accounts among `inputs` in one statement, in user_id
+    /// order; returns those it created. Accounts whose user_id or chat_user_id
+    /// is taken are left for the caller to decide row by row.
+    static func insertPending(
+        _ inputs: [AccountInput], requestID: String, caller: String, on connection: PostgresConnection
+    ) throws -> [Account] {
+        guard !inputs.isEmpty else { return [] }
+        let rows = JSON.text(inputs.map { NewRow(userID: $0.userID, chatUserID: $0.chatUserID, nick: $0.nick, faceURL: $0.faceURL) })
+        return try connection.query("""
+            INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id)
+            SELECT user_id, chat_user_id, nick, face_url, 'pending', now(), \(caller), \(requestID)
+            FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, chat_user_id text, nick text, face_url text)
+            ORDER BY user_id
+            ON CONFLICT DO NOTHING
+            RETURNING \(unescaped: columns)
+            """).rows.map(decode)
+    }
+
+    private struct NewRow: Encodable {
+        var userID: String
+        var chatUserID: String
+        var nick: String?
+        var faceURL: String?
+
+        enum CodingKeys: String, CodingKey {
+            case userID = "user_id", chatUserID = "chat_user_id", nick, faceURL = "face_url"
+        }
+    }
+
+    /// Names the latest request behind a pending account.
+    static func touch(_ userID: String, requestID: String, caller: String, on connection: PostgresConnection) throws {
+        _ = try connection.query("""
+            UPDATE accounts SET requested_by = \(caller), request_id = \(requestID) WHERE user_id = \(userID)
+            """)
+    }
+
     static func lock(_ userID: String, on connection: PostgresConnection) throws -> Account? {
         let result = try connection.query("SELECT \(unescaped: columns) FROM accounts WHERE user_id = \(userID) FOR UPDATE")
         return try result.rows.first.map(decode)

@@ -1,35 +1,53 @@
 import Foundation
 import Logging
+import PostgresClient
 
 /// `account-gateway import FILE`: CSV (header `user_id,nick,face_url`) or
-/// NDJSON, validated row by row, committed in batches through the same path as
-/// `POST /accounts/batch` (so under the same central limits as the running
-/// replicas), then followed until every row has an answer from Tencent.
+/// NDJSON, streamed and validated row by row, committed in set-based batches
+/// while this process's worker delivers what is already committed (through
+/// the same coalescing path as every replica, under the same central limits),
+/// then followed until every row has an answer from Tencent.
+///
+/// Memory is bounded whatever the file's size: the reader holds one chunk and
+/// one record, the importer one batch being parsed and one being committed.
+/// Rows are followed in the database by this run's request id, not in memory.
 /// Resumable: rows already imported as asked are no-ops on a second run, and
-/// pending ones carry on from the database.
+/// pending ones are taken over by it.
 public struct BulkImporter: Sendable {
     let app: GatewayApplication
     let batchSize: Int
     let caller: String
+    /// Committed accounts not yet answered, at most, before reading on: the
+    /// database holds the backlog, but there is no use running far ahead of it.
+    let maxAhead: Int
 
-    public init(app: GatewayApplication, batchSize: Int = 1000, caller: String = "cli-import") {
+    public init(app: GatewayApplication, batchSize: Int = 1000, caller: String = "cli-import", maxAhead: Int = 50_000) {
         self.app = app
         self.batchSize = max(1, min(batchSize, GatewayApplication.maxBatchAccounts))
         self.caller = caller
+        self.maxAhead = maxAhead
     }
 
     public struct Progress: Sendable, Equatable, CustomStringConvertible {
+        /// Rows read, and how many of them were invalid.
         public var rows = 0
         public var invalid = 0
+        /// Rows by where their account stands (a row repeating a user_id shares its account's fate).
         public var imported = 0
         public var pending = 0
         public var failed = 0
+        /// How far through the file reading is, in bytes; for an ETA.
+        public var bytesRead: UInt64 = 0
+        public var totalBytes: UInt64 = 0
+        /// This run's request id: its rows' `request_id` and its upstream events'.
+        public var runID = ""
 
         public var description: String {
             "rows \(rows) (invalid \(invalid)) · imported \(imported) · pending \(pending) · failed \(failed)"
         }
 
-        /// Every row ended `imported`.
+        /// Every row ended `imported`. (A row repeating a user_id shares its account's
+        /// fate; such rows count as imported once all accounts are, else as not imported.)
         public var isComplete: Bool { invalid == 0 && pending == 0 && failed == 0 && imported == rows }
     }
 
@@ -38,63 +56,146 @@ public struct BulkImporter: Sendable {
         public var message: String
     }
 
-    /// Imports the file; `report` gets row errors as they are found and progress now and then.
-    public func run(_ url: URL, drainTimeout: Duration = .seconds(3600),
-                    report: @Sendable (RowError?, Progress) -> Void = { _, _ in }) async throws -> Progress {
-        let rows = try ImportFile.read(url, strategy: app.configuration.idStrategy)
-        var progress = Progress()
-        progress.rows = rows.count
-        var latest: [String: AccountInput] = [:]  // the last row of a user_id wins
-        var order: [String] = []
-        var rowsPerUser: [String: Int] = [:]
-        for row in rows {
-            switch row.input {
-            case .success(let input):
-                if latest.updateValue(input, forKey: input.userID) == nil { order.append(input.userID) }
-                rowsPerUser[input.userID, default: 0] += 1
-            case .failure(let message):
-                progress.invalid += 1
-                report(RowError(line: row.line, message: message.text), progress)
-            }
-        }
-        let runID = "import-" + UUID().uuidString.lowercased().prefix(8)
-        let inputs = order.compactMap { latest[$0] }
-        for start in stride(from: 0, to: inputs.count, by: batchSize) {
-            let batch = Array(inputs[start..<min(start + batchSize, inputs.count)])
-            _ = try await app.imports.importBatch(batch, caller: caller, requestID: runID)
-            progress = try await tally(order, rowsPerUser: rowsPerUser, into: progress)
-            report(nil, progress)
-        }
-
-        // Follow the pending ones: this process delivers too, sharing the budget.
-        let worker = Task { await app.runWorker() }
-        defer { worker.cancel() }
-        let deadline = ContinuousClock.now + drainTimeout
-        while progress.pending > 0 && ContinuousClock.now < deadline {
-            try await Task.sleep(for: .seconds(1))
-            progress = try await tally(order, rowsPerUser: rowsPerUser, into: progress)
-            report(nil, progress)
-        }
-        return progress
+    /// Why accounts of the run ended `failed`: Tencent's code and text, and how many.
+    public struct FailureReason: Sendable, Equatable {
+        public var code: Int?
+        public var info: String?
+        public var accounts: Int
     }
 
-    /// Each valid row ends as its user_id's account did (rows repeating a user_id share its fate).
-    private func tally(_ userIDs: [String], rowsPerUser: [String: Int], into progress: Progress) async throws -> Progress {
-        var progress = progress
-        progress.imported = 0
-        progress.pending = 0
-        progress.failed = 0
-        for start in stride(from: 0, to: userIDs.count, by: 5000) {
-            let accounts = try await AccountStore.fetch(Array(userIDs[start..<min(start + 5000, userIDs.count)]), on: app.pool)
-            for account in accounts.values {
-                let rows = rowsPerUser[account.userID, default: 1]
-                switch account.status {
-                case .imported: progress.imported += rows
-                case .pending: progress.pending += rows
-                case .failed: progress.failed += rows
+    /// Imports the file; `report` gets row errors as they are found and progress now and then.
+    public func run(_ url: URL, drainTimeout: Duration = .seconds(3600),
+                    report: @escaping @Sendable (RowError?, Progress) -> Void = { _, _ in }) async throws -> Progress {
+        let reader = try ImportReader(url, strategy: app.configuration.idStrategy)
+        let runID = "import-" + UUID().uuidString.lowercased().prefix(12)
+        var tally = Tally(runID: runID)
+        tally.progress.runID = runID
+        tally.progress.totalBytes = reader.totalBytes
+
+        // Delivery starts with the first commit: this process serves the backlog too.
+        let worker = Task { await app.runWorker() }
+        defer { worker.cancel() }
+
+        var commit: Task<Int, Error>?
+        var lastReport = ContinuousClock.now
+        while true {
+            // Parse the next batch while the previous one commits.
+            var batch = Batch()
+            while batch.rows < batchSize, let row = try reader.next() {
+                switch row.input {
+                case .success(let input): batch.add(input)
+                case .failure(let message):
+                    tally.progress.invalid += 1
+                    report(RowError(line: row.line, message: message.text), tally.progress)
+                }
+                tally.progress.rows += 1
+            }
+            tally.progress.bytesRead = reader.bytesRead
+            if let previous = commit { tally.alreadyImported += try await previous.value }
+            commit = nil
+            guard batch.rows > 0 else { break }
+            tally.committedRows += batch.rows
+            tally.repeatedRows += batch.rows - batch.inputs.count
+            let inputs = batch.inputs
+            commit = Task { try await store(inputs, runID: runID) }
+            if ContinuousClock.now - lastReport >= .seconds(1) || tally.committedRows - tally.answeredRows > maxAhead {
+                try await tally.refresh(on: app.pool)
+                report(nil, tally.progress)
+                lastReport = .now
+                while tally.committedRows - tally.answeredRows > maxAhead {
+                    try await Task.sleep(for: .milliseconds(250))
+                    try await tally.refresh(on: app.pool)
                 }
             }
         }
-        return progress
+
+        // Follow what is still pending.
+        let deadline = ContinuousClock.now + drainTimeout
+        try await tally.refresh(on: app.pool)
+        report(nil, tally.progress)
+        while tally.progress.pending > 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(250))
+            try await tally.refresh(on: app.pool)
+            if ContinuousClock.now - lastReport >= .seconds(1) {
+                report(nil, tally.progress)
+                lastReport = .now
+            }
+        }
+        return tally.progress
+    }
+
+    /// Why the run's accounts ended `failed`, most common first; for the final summary.
+    public func failureReasons(runID: String, limit: Int = 20) async throws -> [FailureReason] {
+        try await app.pool.query("""
+            SELECT last_error_code, last_error_info, count(*) AS accounts FROM accounts
+            WHERE request_id = \(runID) AND status = 'failed'
+            GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT \(limit)
+            """).rows.map {
+            FailureReason(code: try $0.optionalInt("last_error_code"), info: try $0.optionalString("last_error_info"),
+                          accounts: try $0.int("accounts"))
+        }
+    }
+
+    /// Commits one batch's intents; returns how many were already imported as asked.
+    private func store(_ inputs: [AccountInput], runID: String) async throws -> Int {
+        var attempt = 1
+        while true {
+            do {
+                let intents = try await app.pool.withTransaction { connection in
+                    try ImportService.storeIntents(inputs, refusal: nil, caller: caller, requestID: runID, on: connection)
+                }
+                return intents.filter { if case .unchanged = $0 { true } else { false } }.count
+            } catch let error as PostgresError where (error.isDeadlock || error.isSerializationFailure) && attempt < 3 {
+                // Another writer of the same accounts (a caller, a replica) won; the batch is safe to repeat.
+                attempt += 1
+            }
+        }
+    }
+
+    /// The distinct accounts of up to `batchSize` rows; the last row of a user_id wins.
+    private struct Batch {
+        var rows = 0
+        private var order: [String] = []
+        private var latest: [String: AccountInput] = [:]
+
+        var inputs: [AccountInput] { order.compactMap { latest[$0] } }
+
+        mutating func add(_ input: AccountInput) {
+            rows += 1
+            if latest.updateValue(input, forKey: input.userID) == nil { order.append(input.userID) }
+        }
+    }
+
+    /// Where the run's rows stand, from the database.
+    private struct Tally {
+        let runID: String
+        var progress = Progress()
+        /// Valid rows committed, rows that repeated a user_id within their batch,
+        /// and accounts already imported as asked (no write, so not under the run's id).
+        var committedRows = 0
+        var repeatedRows = 0
+        var alreadyImported = 0
+
+        /// Rows whose account has its answer (imported or failed).
+        var answeredRows: Int { progress.imported + progress.failed }
+
+        mutating func refresh(on pool: PostgresPool) async throws {
+            let row = try await pool.query("""
+                SELECT count(*) FILTER (WHERE status = 'imported') AS imported,
+                       count(*) FILTER (WHERE status = 'pending') AS pending,
+                       count(*) FILTER (WHERE status = 'failed') AS failed
+                FROM accounts WHERE request_id = \(runID)
+                """).rows[0]
+            let imported = try row.int("imported") + alreadyImported
+            let pending = try row.int("pending")
+            let failed = try row.int("failed")
+            // Rows that repeated a user_id (within a batch, or across batches) share
+            // their account's fate; they are counted with the imported ones once
+            // nothing is pending or failed, since only then is that fate known for all.
+            let repeated = max(0, committedRows - (imported + pending + failed))
+            progress.imported = imported + (pending == 0 && failed == 0 ? repeated : 0)
+            progress.pending = pending + (pending > 0 ? repeated : 0)
+            progress.failed = failed + (pending == 0 && failed > 0 ? repeated : 0)
+        }
     }
 }

@@ -39,7 +39,7 @@ public final class GatewayApplication: Sendable {
             importLimiter: RateLimiter(api: UpstreamReply.API.accountImport.rawValue, configuredRate: configuration.importRate,
                                        store: limitStore, metrics: metrics, logger: logger),
             batchLimiter: RateLimiter(api: UpstreamReply.API.multiaccountImport.rawValue, configuredRate: configuration.batchRate,
-                                      store: limitStore, metrics: metrics, logger: logger))
+                                      store: limitStore, metrics: metrics, logger: logger, headroom: RateLimiter.batchHeadroom))
         self.idempotency = IdempotencyStore(pool: pool)
         self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
                                      wait: .milliseconds(configuration.waitMilliseconds),

@@ -137,7 +137,11 @@ final class ImportDelivery: Sendable {
             _ = try await pool.query("""
                 UPDATE accounts SET attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
                     next_attempt_at = now() + \(max(delay.milliseconds, 10))::integer * interval '1 millisecond'
-                WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb))) AND status = 'pending' AND lease_owner = \(owner)
+                WHERE user_id = ANY (ARRAY(
+                    SELECT user_id FROM accounts
+                    WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb))) AND status = 'pending'
+                        AND lease_owner = \(owner)
+                    ORDER BY user_id FOR UPDATE))
                 """)
         } catch {
             logger.warning("could not give claims back; their leases expire by themselves",
@@ -272,6 +276,11 @@ final class ImportDelivery: Sendable {
             WITH s AS (
                 SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
                     imported boolean, code integer, info text, delay_ms integer)
+            ), locked AS (
+                -- Rows are locked in user_id order, as every writer of several accounts
+                -- locks them, so an outcome and a batch's intents cannot deadlock.
+                SELECT user_id FROM accounts WHERE user_id = ANY (ARRAY(SELECT user_id FROM s)) AND status = 'pending'
+                ORDER BY user_id FOR UPDATE
             ), outcome AS (
                 UPDATE accounts a SET
                     status = CASE WHEN a.nick IS NOT DISTINCT FROM s.nick AND a.face_url IS NOT DISTINCT FROM s.face_url
@@ -286,7 +295,7 @@ final class ImportDelivery: Sendable {
                     updated_at = now()
                 -- = ANY(ARRAY(...)) lets the planner use the primary key; a plain join
                 -- with the record set (estimated at 100 rows) scans the whole table.
-                FROM s WHERE a.user_id = ANY (ARRAY(SELECT user_id FROM s)) AND a.user_id = s.user_id AND a.status = 'pending'
+                FROM s WHERE a.user_id = ANY (ARRAY(SELECT user_id FROM locked)) AND a.user_id = s.user_id AND a.status = 'pending'
                 RETURNING a.*
             ), audit AS (\(fragment: AuditLog.insert([event])))
             SELECT \(unescaped: AccountStore.columns) FROM outcome

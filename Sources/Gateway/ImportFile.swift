@@ -19,16 +19,6 @@ enum ImportFile {
         var description: String
     }
 
-    static func read(_ url: URL, strategy: IDStrategy) throws -> [Row] {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw Failure(description: "cannot read \(url.path)") }
-        guard let text = String(data: data, encoding: .utf8) else { throw Failure(description: "\(url.path) is not UTF-8") }
-        let ext = url.pathExtension.lowercased()
-        let isNDJSON = ext == "ndjson" || ext == "jsonl"
-            || (ext != "csv" && text.drop { $0.isWhitespace }.first == "{")
-        return isNDJSON ? ndjson(text, strategy: strategy) : try csv(text, strategy: strategy)
-    }
-
     static func ndjson(_ text: String, strategy: IDStrategy) -> [Row] {
         var rows: [Row] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -65,7 +55,7 @@ enum ImportFile {
         }
     }
 
-    private static func parse(_ object: [String: Any], strategy: IDStrategy) -> Result<AccountInput, Message> {
+    static func parse(_ object: [String: Any], strategy: IDStrategy) -> Result<AccountInput, Message> {
         do {
             return .success(try AccountInput.parse(object, strategy: strategy))
         } catch {

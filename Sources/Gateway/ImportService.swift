@@ -145,11 +145,33 @@ final class ImportService: Sendable {
         let changed = profile.nick != existing.nick || profile.faceURL != existing.faceURL
         if existing.status == .imported && !changed { return .unchanged(existing) }
         if let refusal { throw refusal }
-        if existing.status == .pending && !changed { return .queued(existing, wasImported: false) }
+        if existing.status == .pending && !changed {
+            // Named as the latest asker, so its upstream event and a resumed `import` find it.
+            try AccountStore.touch(input.userID, requestID: requestID, caller: caller, on: connection)
+            return .queued(existing, wasImported: false)
+        }
         let requeued = try AccountStore.requeue(
             input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller,
             resetAttempts: existing.status != .pending, on: connection)
         return .queued(requeued, wasImported: existing.status == .imported)
+    }
+
+    /// Stores the intents of distinct accounts in one transaction: every new
+    /// account in one set-based INSERT, then the few that exist already under
+    /// their row locks (in user_id order, so overlapping batches cannot
+    /// deadlock). Returns each input's intent, in the inputs' order.
+    static func storeIntents(_ inputs: [AccountInput], refusal: GatewayError?, caller: String, requestID: String,
+                             on connection: PostgresConnection) throws -> [Intent] {
+        var intents: [String: Intent] = [:]
+        if refusal == nil {
+            for account in try AccountStore.insertPending(inputs, requestID: requestID, caller: caller, on: connection) {
+                intents[account.userID] = .queued(account, wasImported: false)
+            }
+        }
+        for input in inputs.sorted(by: { $0.userID < $1.userID }) where intents[input.userID] == nil {
+            intents[input.userID] = try decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, on: connection)
+        }
+        return inputs.compactMap { intents[$0.userID] }
     }
 
     /// `POST /accounts/batch`: every intent in one transaction, then the new and
@@ -157,14 +179,9 @@ final class ImportService: Sendable {
     /// wait; answers each account's state, in request order.
     func importBatch(_ inputs: [AccountInput], caller: String, requestID: String) async throws -> [Account] {
         let refusal = quota.refusal(for: caller)
-        // Rows are locked in user_id order, so batches that overlap cannot deadlock.
-        let byUser = try await pool.withTransaction { connection in
-            try inputs.sorted { $0.userID < $1.userID }.map {
-                ($0.userID, try Self.decideIntent($0, refusal: refusal, caller: caller, requestID: requestID, on: connection))
-            }
+        let intents = try await pool.withTransaction { connection in
+            try Self.storeIntents(inputs, refusal: refusal, caller: caller, requestID: requestID, on: connection)
         }
-        let intentOf = Dictionary(uniqueKeysWithValues: byUser)
-        let intents = inputs.compactMap { intentOf[$0.userID] }
         let stored = intents.map(\.account)
         let queued = intents.compactMap { intent -> String? in
             if case .queued(let account, _) = intent { return account.userID }

@@ -9,12 +9,12 @@ import Synchronization
 /// the last call.
 ///
 /// Coalescing: due accounts are claimed as a set, as many as both budgets can
-/// serve within `permitHorizon`. New accounts go through `account_import`
-/// while its share lasts (a small backlog, a lone retry: each is answered
-/// with its own error code); everything beyond it, and every profile change,
-/// goes through `multiaccount_import`, up to 100 accounts per call under that
-/// API's own central limit. Under a backlog the two budgets work together:
-/// 200 calls/s of one account plus 100 calls/s of 100.
+/// serve within `permitHorizon`. A handful go one by one through
+/// `account_import` (each answered with its own error code); a backlog goes
+/// through `multiaccount_import`, up to 100 accounts per call under that API's
+/// own central limit, and what the batch budget cannot carry through
+/// `account_import`'s share. Under a backlog the two budgets work together:
+/// 100 calls/s of 100 accounts plus 200 calls/s of one.
 struct ImportWorker: Sendable {
     let delivery: ImportDelivery
     let logger: Logger
@@ -50,7 +50,8 @@ struct ImportWorker: Sendable {
                         try? await Task.sleep(for: idleInterval)
                         continue
                     }
-                    let backoff = await dispatch(claims, singles: singles, inFlight: inFlight, group: &group)
+                    let backoff = await dispatch(claims, singles: singles, batchCapacity: batches * ImportDelivery.maxBatchCall,
+                                                 inFlight: inFlight, group: &group)
                     if backoff > .zero { try? await Task.sleep(for: backoff) }
                 } catch {
                     logger.warning("import worker cannot claim pending imports", metadata: ["error": "\(error)"])
@@ -63,15 +64,20 @@ struct ImportWorker: Sendable {
 
     /// The plan for one claimed set: which accounts go one by one through
     /// `account_import`, and which in calls of up to 100 through `multiaccount_import`.
-    static func plan(_ claims: [ImportDelivery.Claim], singles room: Int) -> (singles: [ImportDelivery.Claim], batched: [ImportDelivery.Claim]) {
+    /// A handful (a lone retry, an account a batch call listed in FailAccounts)
+    /// go singly, each answered with its own error code; a backlog goes to the
+    /// batch budget first, and what that cannot carry to account_import's share.
+    /// Profile changes of existing accounts always need multiaccount_import.
+    static func plan(_ claims: [ImportDelivery.Claim], singles room: Int, batchCapacity: Int,
+                     soloLimit: Int = 10) -> (singles: [ImportDelivery.Claim], batched: [ImportDelivery.Claim]) {
         var singles: [ImportDelivery.Claim] = []
         var batched: [ImportDelivery.Claim] = []
+        let backlog = claims.count > soloLimit
         for claim in claims {
-            // A profile change of an existing account needs multiaccount_import, which updates profiles.
-            if !claim.account.upstreamExists && singles.count < room {
-                singles.append(claim)
-            } else {
+            if claim.account.upstreamExists || (backlog && batched.count < batchCapacity) || singles.count >= room {
                 batched.append(claim)
+            } else {
+                singles.append(claim)
             }
         }
         return (singles, batched)
@@ -80,10 +86,10 @@ struct ImportWorker: Sendable {
     /// Reserves slots for the set and starts its calls; what gets no slot within
     /// the horizon is given back at once, due when budget frees up. Returns how
     /// long to pause before claiming again.
-    private func dispatch(_ claims: [ImportDelivery.Claim], singles room: Int, inFlight: InFlightCounter,
+    private func dispatch(_ claims: [ImportDelivery.Claim], singles room: Int, batchCapacity: Int, inFlight: InFlightCounter,
                           group: inout DiscardingTaskGroup) async -> Duration {
         var backoff = Duration.zero
-        var (singles, batched) = Self.plan(claims, singles: room)
+        var (singles, batched) = Self.plan(claims, singles: room, batchCapacity: batchCapacity)
         if !singles.isEmpty {
             let grant = await delivery.importLimiter.reserve(singles.count, deadline: .now + permitHorizon)
             for (claim, slot) in zip(singles, grant.slots) {

@@ -10,14 +10,14 @@ import Testing
         options.importRate = 20
         options.batchRate = 10
         try await GatewayHarness.with(options) { h in
-            // 1,000 pending accounts: 50 s for account_import alone at 20/s.
+            // 3,000 pending accounts: 150 s for account_import alone at 20/s, 3 s for 10 batch calls/s.
             _ = try await h.pool.query("""
                 INSERT INTO accounts (user_id, chat_user_id, nick, status, next_attempt_at)
-                SELECT 'backlog_' || i, 'backlog_' || i, 'n' || i, 'pending', now() FROM generate_series(1, 1000) AS i
+                SELECT 'backlog_' || i, 'backlog_' || i, 'n' || i, 'pending', now() FROM generate_series(1, 3000) AS i
                 """)
             let started = ContinuousClock.now
             let worker = Task { await h.app.runWorker() }
-            var pending = 1000
+            var pending = 3000
             while pending > 0 && ContinuousClock.now - started < .seconds(30) {
                 try await Task.sleep(for: .milliseconds(100))
                 pending = try await h.pool.query("SELECT count(*) AS n FROM accounts WHERE status = 'pending'").rows[0].int("n")
@@ -28,8 +28,8 @@ import Testing
 
             let stats = h.sandbox.stats()
             #expect(pending == 0)
-            #expect(stats.accounts == 1000)
-            #expect(h.sandbox.account("backlog_777")?.nick == "n777")
+            #expect(stats.accounts == 3000)
+            #expect(h.sandbox.account("backlog_2777")?.nick == "n2777")
             let singles = stats.calls["account_import"] ?? 0
             let batches = stats.calls["multiaccount_import"] ?? 0
             #expect(singles > 0 && batches > 0, "both APIs serve a backlog: \(stats.calls)")
@@ -66,11 +66,18 @@ import Testing
                 userID: id, chatUserID: id, nick: nil, faceURL: nil, status: .pending, createdAt: now, updatedAt: now,
                 importedAt: nil, attempts: 1, lastError: nil, upstreamExists: exists), requestID: nil, caller: nil)
         }
-        let claims = [claim("a"), claim("b", exists: true), claim("c"), claim("d"), claim("e")]
-        let plan = ImportWorker.plan(claims, singles: 2)
+        // A handful goes singly while account_import's share lasts...
+        let few = [claim("a"), claim("b", exists: true), claim("c"), claim("d"), claim("e")]
+        let plan = ImportWorker.plan(few, singles: 2, batchCapacity: 1000)
         #expect(plan.singles.map(\.account.userID) == ["a", "c"])
-        // A profile change needs multiaccount_import whatever the room.
+        // ...and a profile change needs multiaccount_import whatever the room.
         #expect(plan.batched.map(\.account.userID) == ["b", "d", "e"])
-        #expect(ImportWorker.plan(claims, singles: 0).singles.isEmpty)
+        #expect(ImportWorker.plan(few, singles: 0, batchCapacity: 1000).singles.isEmpty)
+
+        // A backlog fills the batch budget first, then account_import's share.
+        let backlog = (1...30).map { claim("u\($0)") }
+        let split = ImportWorker.plan(backlog, singles: 5, batchCapacity: 20)
+        #expect(split.batched.map(\.account.userID) == (1...20).map { "u\($0)" } + (26...30).map { "u\($0)" })
+        #expect(split.singles.map(\.account.userID) == (21...25).map { "u\($0)" })
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Gateway
+import TencentSandbox
 
 @Suite struct CSVTests {
     @Test func quotedFieldsCommasNewlinesAndQuotes() throws {
@@ -49,7 +50,7 @@ import Testing
             let url = try write("user_id,nick,face_url\n" + lines.joined(separator: "\n") + "\n", ext: "csv")
             defer { try? FileManager.default.removeItem(at: url) }
             let progress = try await BulkImporter(app: h.app, batchSize: 60).run(url)
-            #expect(progress == BulkImporter.Progress(rows: 150, invalid: 0, imported: 150, pending: 0, failed: 0))
+            #expect(progress.counts == Counts(rows: 150, invalid: 0, imported: 150, pending: 0, failed: 0))
             #expect(progress.isComplete)
             #expect(h.sandbox.account("bulk_150")?.nick == "Nick 150")
             let calls = h.sandbox.stats().calls.values.reduce(0, +)
@@ -66,12 +67,127 @@ import Testing
             defer { try? FileManager.default.removeItem(at: url) }
             let errors = RowErrors()
             let progress = try await BulkImporter(app: h.app).run(url) { error, _ in if let error { errors.add(error) } }
-            #expect(progress == BulkImporter.Progress(rows: 3, invalid: 1, imported: 2, pending: 0, failed: 0))
+            #expect(progress.counts == Counts(rows: 3, invalid: 1, imported: 2, pending: 0, failed: 0))
             #expect(!progress.isComplete)
             #expect(errors.all.map(\.line) == [2])
             #expect(h.sandbox.account("j_1")?.nick == "later", "the last row of a user_id wins")
         }
     }
+
+    @Test func anInterruptedImportResumesWhereItStopped() async throws {
+        try await GatewayHarness.with { h in
+            let lines = (1...300).map { "{\"user_id\":\"resume_\($0)\",\"nick\":\"R\($0)\"}" }
+            let url = try write(lines.joined(separator: "\n") + "\n", ext: "ndjson")
+            defer { try? FileManager.default.removeItem(at: url) }
+            // Tencent down: the first run commits every row, delivers none, and is interrupted.
+            h.sandbox.setFaults(SandboxFaults(http502Rate: 1))
+            let first = Task { try await BulkImporter(app: h.app, batchSize: 100).run(url) }
+            var stored = 0
+            for _ in 0..<100 where stored < 300 {
+                try await Task.sleep(for: .milliseconds(50))
+                stored = try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n")
+            }
+            first.cancel()
+            _ = try? await first.value
+            #expect(stored == 300)
+            #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts WHERE status = 'imported'").rows[0].int("n") == 0)
+
+            // Tencent back: a second run takes the pending rows over and ends them all imported.
+            // Once the interrupted run's last calls are recorded, its backoffs are waived (as time would).
+            for _ in 0..<100 {
+                let held = try await h.pool.query("SELECT count(*) AS n FROM accounts WHERE lease_owner IS NOT NULL").rows[0].int("n")
+                if held == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            h.sandbox.setFaults(SandboxFaults())
+            _ = try await h.pool.query("UPDATE accounts SET next_attempt_at = now()")
+            let second = try await BulkImporter(app: h.app, batchSize: 100).run(url)
+            #expect(second.counts == Counts(rows: 300, invalid: 0, imported: 300, pending: 0, failed: 0))
+            #expect(second.isComplete)
+            #expect(h.sandbox.stats().accounts == 300)
+            #expect(h.sandbox.account("resume_300")?.nick == "R300")
+        }
+    }
+
+    @Test func failuresAreSummarisedWithTheirReasons() async throws {
+        var options = GatewayHarness.Options()
+        options.accountQuota = 2
+        try await GatewayHarness.with(options) { h in
+            let url = try write("user_id\nq_1\nq_2\nq_3\nq_4\n", ext: "csv")
+            defer { try? FileManager.default.removeItem(at: url) }
+            let importer = BulkImporter(app: h.app)
+            let progress = try await importer.run(url, drainTimeout: .seconds(20))
+            #expect(!progress.isComplete)
+            #expect(progress.imported == 2 && progress.failed == 2)
+            let reasons = try await importer.failureReasons(runID: progress.runID)
+            #expect(reasons.map(\.code) == [70398])
+            #expect(reasons.first?.accounts == 2)
+        }
+    }
+}
+
+@Suite struct ImportReaderTests {
+    func write(_ text: String, ext: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("reader-\(UUID().uuidString).\(ext)")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    func rows(_ reader: ImportReader) throws -> [ImportFile.Row] {
+        var rows: [ImportFile.Row] = []
+        while let row = try reader.next() { rows.append(row) }
+        return rows
+    }
+
+    @Test func aRecordLongerThanTheLimitIsARowErrorAndReadingGoesOn() throws {
+        let long = String(repeating: "x", count: 5000)
+        let url = try write("{\"user_id\":\"a_1\"}\n{\"user_id\":\"\(long)\"}\n{\"user_id\":\"a_3\"}", ext: "ndjson")
+        defer { try? FileManager.default.removeItem(at: url) }
+        // Chunks far smaller than the record: it is skipped without being held.
+        let rows = try rows(try ImportReader(url, strategy: .verbatim, maxRecordBytes: 1000, chunkSize: 64))
+        #expect(rows.map(\.line) == [1, 2, 3])
+        #expect((try? rows[0].input.get())?.userID == "a_1")
+        guard case .failure(let message) = rows[1].input else { Issue.record("a long line was accepted"); return }
+        #expect(message.text.contains("longer than 1000 bytes"))
+        #expect((try? rows[2].input.get())?.userID == "a_3", "the last line needs no newline")
+    }
+
+    @Test func csvRecordsSpanLinesAndChunks() throws {
+        let text = "user_id,nick\r\nc_0,\"Ann, \"\"the\"\" first\"\r\nc_1,\"two\nlines\"\r\n\nc_2,\nbad id,x\n"
+        let url = try write(text, ext: "csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        // Three-byte chunks: quotes, the quoted newline and CRLF all fall across chunk boundaries.
+        let rows = try rows(try ImportReader(url, strategy: .verbatim, chunkSize: 3))
+        #expect(rows.map(\.line) == [2, 3, 6, 7])
+        #expect((try? rows[0].input.get())?.nick == "Ann, \"the\" first")
+        // The quoted newline keeps the record whole (and a nick may not hold one).
+        guard case .failure(let message) = rows[1].input else { Issue.record("a newline in a nick was accepted"); return }
+        #expect(message.text.contains("control characters"))
+        #expect((try? rows[2].input.get()) == AccountInput(userID: "c_2", chatUserID: "c_2", nick: nil, faceURL: nil))
+        guard case .failure = rows[3].input else { Issue.record("an invalid user_id was accepted"); return }
+    }
+
+    @Test func theFormatComesFromTheExtensionOrTheFirstCharacter() throws {
+        let url = try write("\n  {\"user_id\":\"f_1\"}\n", ext: "txt")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let reader = try ImportReader(url, strategy: .verbatim)
+        #expect(reader.format == .ndjson)
+        #expect(try rows(reader).count == 1)
+        let csv = try write("nick,user_id\n", ext: "txt")
+        defer { try? FileManager.default.removeItem(at: csv) }
+        #expect(try ImportReader(csv, strategy: .verbatim).format == .csv)
+        let bad = try write("id,nick\n1,a\n", ext: "csv")
+        defer { try? FileManager.default.removeItem(at: bad) }
+        #expect(throws: ImportFile.Failure.self) { try ImportReader(bad, strategy: .verbatim) }
+    }
+}
+
+struct Counts: Equatable {
+    var rows, invalid, imported, pending, failed: Int
+}
+
+extension BulkImporter.Progress {
+    var counts: Counts { Counts(rows: rows, invalid: invalid, imported: imported, pending: pending, failed: failed) }
 }
 
 final class RowErrors: @unchecked Sendable {

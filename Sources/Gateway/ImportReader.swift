@@ -1,0 +1,142 @@
+import Foundation
+
+/// Reads an import file a record at a time, with memory bounded whatever its
+/// size: one buffer of `chunkSize` bytes and the record being read, which may
+/// not exceed `maxRecordBytes` (a longer one is reported as a row error and
+/// skipped, never held). NDJSON records are lines; CSV records are RFC 4180
+/// records, where a quoted field may span lines.
+final class ImportReader {
+    enum Format: Sendable { case csv, ndjson }
+
+    let format: Format
+    let strategy: IDStrategy
+    let maxRecordBytes: Int
+    private let handle: FileHandle
+    private let chunkSize: Int
+    private var chunk: [UInt8] = []
+    private var position = 0
+    private var atEnd = false
+    private var line = 1
+    /// The file's size, and how much of it has been read.
+    let totalBytes: UInt64
+    private(set) var bytesRead: UInt64 = 0
+    /// The CSV header's field names.
+    private var columns: [String] = []
+
+    init(_ url: URL, strategy: IDStrategy, maxRecordBytes: Int = 1 << 20, chunkSize: Int = 1 << 16) throws {
+        guard let handle = try? FileHandle(forReadingFrom: url) else {
+            throw ImportFile.Failure(description: "cannot read \(url.path)")
+        }
+        self.handle = handle
+        self.strategy = strategy
+        self.maxRecordBytes = maxRecordBytes
+        self.chunkSize = chunkSize
+        totalBytes = ((try? FileManager.default.attributesOfItem(atPath: url.path)[.size]) as? NSNumber)?.uint64Value ?? 0
+        let ext = url.pathExtension.lowercased()
+        if ext == "ndjson" || ext == "jsonl" {
+            format = .ndjson
+        } else if ext == "csv" {
+            format = .csv
+        } else {
+            let head = (try? handle.read(upToCount: 4096)) ?? Data()
+            try? handle.seek(toOffset: 0)
+            format = head.first { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) } == UInt8(ascii: "{") ? .ndjson : .csv
+        }
+        if format == .csv { try readHeader() }
+    }
+
+    deinit { try? handle.close() }
+
+    /// The next row, or nil at the end of the file. Blank records are skipped.
+    func next() throws -> ImportFile.Row? {
+        while let (start, bytes) = try nextRecord() {
+            guard let bytes else {
+                return ImportFile.Row(line: start, input: .failure(.init(text: "is longer than \(maxRecordBytes) bytes")))
+            }
+            guard let text = String(validating: bytes, as: UTF8.self) else {
+                return ImportFile.Row(line: start, input: .failure(.init(text: "is not UTF-8")))
+            }
+            if text.allSatisfy(\.isWhitespace) { continue }
+            switch format {
+            case .ndjson:
+                switch JSON.object(bytes) {
+                case .failure: return ImportFile.Row(line: start, input: .failure(.init(text: "not a JSON object")))
+                case .success(let object): return ImportFile.Row(line: start, input: ImportFile.parse(object, strategy: strategy))
+                }
+            case .csv:
+                let fields = try CSV.records(text + "\n").first?.fields ?? []
+                guard fields.count == columns.count else {
+                    return ImportFile.Row(line: start, input: .failure(.init(text: "has \(fields.count) fields; the header has \(columns.count)")))
+                }
+                var object: [String: Any] = [:]
+                for (name, value) in zip(columns, fields) where !value.isEmpty { object[name] = value }
+                return ImportFile.Row(line: start, input: ImportFile.parse(object, strategy: strategy))
+            }
+        }
+        return nil
+    }
+
+    private func readHeader() throws {
+        while let (_, bytes) = try nextRecord() {
+            guard let bytes, let text = String(validating: bytes, as: UTF8.self) else {
+                throw ImportFile.Failure(description: "the CSV header is not a line of UTF-8 text")
+            }
+            if text.allSatisfy(\.isWhitespace) { continue }
+            let names = (try CSV.records(text + "\n").first?.fields ?? []).map { $0.trimmingCharacters(in: .whitespaces) }
+            let known: Set<String> = ["user_id", "nick", "face_url"]
+            guard names.contains("user_id"), Set(names).count == names.count, names.allSatisfy(known.contains) else {
+                throw ImportFile.Failure(description: "the CSV header must name user_id and optionally nick and face_url (got \(names.joined(separator: ",")))")
+            }
+            columns = names
+            return
+        }
+    }
+
+    /// The next record's first line and bytes (without its line end); nil bytes
+    /// when it was longer than allowed. Nil at the end of the file.
+    private func nextRecord() throws -> (line: Int, bytes: [UInt8]?)? {
+        var record: [UInt8] = []
+        var tooLong = false
+        var quoted = false
+        let start = line
+        var sawAny = false
+        while true {
+            if position == chunk.count {
+                if atEnd { break }
+                let data = try handle.read(upToCount: chunkSize) ?? Data()
+                if data.isEmpty { atEnd = true; break }
+                chunk = Array(data)
+                position = 0
+                bytesRead += UInt64(data.count)
+            }
+            sawAny = true
+            // Scan to the record's end within this chunk.
+            var end = position
+            var found = false
+            while end < chunk.count {
+                let byte = chunk[end]
+                if byte == UInt8(ascii: "\n") {
+                    line += 1
+                    if !quoted { found = true; break }
+                } else if byte == UInt8(ascii: "\""), format == .csv {
+                    quoted.toggle()
+                }
+                end += 1
+            }
+            if !tooLong {
+                if record.count + (end - position) > maxRecordBytes {
+                    tooLong = true
+                    record = []
+                } else {
+                    record.append(contentsOf: chunk[position..<end])
+                }
+            }
+            position = found ? end + 1 : end
+            if found { break }
+        }
+        guard sawAny else { return nil }
+        if tooLong { return (start, nil) }
+        if record.last == UInt8(ascii: "\r") { record.removeLast() }
+        return (start, record)
+    }
+}
