@@ -37,10 +37,14 @@ faults: build
 	python3 scripts/fault_suite.py
 
 # Benchmarks, on a release build: the central rate limit under 3x overload
-# (3 replicas, one PostgreSQL, the sandbox enforcing Tencent's 200/s).
+# (3 replicas, one PostgreSQL, the sandbox enforcing Tencent's 200/s), then
+# throughput and latency next to their limits and peers measured in the same
+# run (audit writes and verify, the repeat path vs pgbench, one new account vs
+# the sandbox, import, a flood of single POSTs).
 bench: deps
 	$(SWIFT) build -c release --product account-gateway
 	python3 Benchmarks/rate_limit_bench.py
+	python3 Benchmarks/throughput_bench.py
 
 pg-stop:
 	@$(PG) stop
