@@ -75,7 +75,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-from stack import ROOT, free_port, prepare, psql, wait_ready
+from stack import ROOT, free_port, prepare, psql, wait_ready  # noqa: E402
 from stack import http as http_call  # noqa: E402
 
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "release", "account-gateway"))
@@ -112,7 +112,7 @@ class Report:
         self.figures.setdefault(section, {})["skipped"] = why
 
     def print_table(self):
-        headers = ("section", "figure", "measured", "target / limit", "")
+        headers = ("section", "figure", "measured", "target / limit", "verdict")
         widths = [max(len(str(row[i])) for row in self.rows + [headers]) for i in range(5)]
         line = "  ".join("-" * w for w in widths)
         print()
