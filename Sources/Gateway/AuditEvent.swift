@@ -54,12 +54,54 @@ extension AuditEvent {
     /// The text the chain hashes, byte for byte as `audit_canonical()` in
     /// schema/sql/0001_initial.sql builds it: every text field length-prefixed.
     func canonical(previousHash: String, id: Int64, atMicroseconds: Int64) -> String {
-        let text = Digest.lengthPrefixed
-        func number(_ value: Int?) -> String { value.map(String.init) ?? "-" }
-        return [
-            previousHash, String(id), String(atMicroseconds), text(requestID), text(caller), text(action.rawValue),
-            text(userID), text(chatUserID), text(outcome), number(httpStatus), number(tencentErrorCode),
-            text(tencentErrorInfo), number(attempt), number(latencyMilliseconds), text(idempotencyKey),
-        ].joined(separator: "|")
+        var bytes: [UInt8] = []
+        AuditCanonical.write(
+            into: &bytes, previousHash: previousHash.utf8, id: String(id), at: String(atMicroseconds), requestID: requestID,
+            caller: caller, action: action.rawValue, userID: userID, chatUserID: chatUserID, outcome: outcome,
+            httpStatus: httpStatus.map(String.init), tencentErrorCode: tencentErrorCode.map(String.init),
+            tencentErrorInfo: tencentErrorInfo, attempt: attempt.map(String.init),
+            latencyMilliseconds: latencyMilliseconds.map(String.init), idempotencyKey: idempotencyKey)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// The chain's canonical form on the Swift side, defined once: events
+/// (`AuditEvent.canonical`) and `audit verify`, which passes the columns' raw
+/// texts, both build it here. The fields follow `prev_hash`, joined by `|`;
+/// numbers are decimal, text is `<octet length>:<value>`, NULL is `-`.
+enum AuditCanonical {
+    static func write(
+        into buffer: inout [UInt8], previousHash: some Sequence<UInt8>, id: String, at: String, requestID: String?,
+        caller: String?, action: String, userID: String?, chatUserID: String?, outcome: String, httpStatus: String?,
+        tencentErrorCode: String?, tencentErrorInfo: String?, attempt: String?, latencyMilliseconds: String?,
+        idempotencyKey: String?
+    ) {
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: previousHash)
+        func number(_ value: String?) {
+            buffer.append(UInt8(ascii: "|"))
+            if let value { buffer.append(contentsOf: value.utf8) } else { buffer.append(UInt8(ascii: "-")) }
+        }
+        func text(_ value: String?) {
+            buffer.append(UInt8(ascii: "|"))
+            guard let value else { buffer.append(UInt8(ascii: "-")); return }
+            buffer.append(contentsOf: String(value.utf8.count).utf8)
+            buffer.append(UInt8(ascii: ":"))
+            buffer.append(contentsOf: value.utf8)
+        }
+        number(id)
+        number(at)
+        text(requestID)
+        text(caller)
+        text(action)
+        text(userID)
+        text(chatUserID)
+        text(outcome)
+        number(httpStatus)
+        number(tencentErrorCode)
+        text(tencentErrorInfo)
+        number(attempt)
+        number(latencyMilliseconds)
+        text(idempotencyKey)
     }
 }

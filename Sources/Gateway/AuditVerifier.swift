@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import PostgresClient
 
@@ -92,7 +91,6 @@ struct ChainCheck {
     var previousHashText: String { String(decoding: previousHash, as: UTF8.self) }
 
     private static let actions = Set(AuditEvent.Action.allCases.map(\.rawValue))
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// Checks the next row (columns as `AuditVerifier.page` selects them); the
     /// break it finds, or nil when the row continues the chain.
@@ -108,27 +106,13 @@ struct ChainCheck {
         guard prevHash.utf8.elementsEqual(previousHash) else {
             return (id, "prev_hash does not match the hash of event \(id - 1)")
         }
-        // Byte for byte what AuditEvent.canonical and the chain trigger build.
-        canonical.removeAll(keepingCapacity: true)
-        canonical.append(contentsOf: previousHash)
-        for (position, field) in Self.fields.enumerated() {
-            canonical.append(UInt8(ascii: "|"))
-            let value = position == 0 ? idText : position == 1 ? atText : row[field.column]
-            switch (field.kind, value) {
-            case (_, nil): canonical.append(UInt8(ascii: "-"))
-            case (.number, let value?): canonical.append(contentsOf: value.utf8)
-            case (.text, let value?):
-                canonical.append(contentsOf: String(value.utf8.count).utf8)
-                canonical.append(UInt8(ascii: ":"))
-                canonical.append(contentsOf: value.utf8)
-            }
-        }
-        var computed = [UInt8]()
-        computed.reserveCapacity(64)
-        for byte in SHA256.hash(data: canonical) {
-            computed.append(Self.hexDigits[Int(byte >> 4)])
-            computed.append(Self.hexDigits[Int(byte & 0x0f)])
-        }
+        // Columns as `AuditVerifier.page` selects them, in their raw text.
+        AuditCanonical.write(
+            into: &canonical, previousHash: previousHash, id: idText, at: atText, requestID: row[2], caller: row[3],
+            action: action, userID: row[5], chatUserID: row[6], outcome: outcome, httpStatus: row[8],
+            tencentErrorCode: row[9], tencentErrorInfo: row[10], attempt: row[11], latencyMilliseconds: row[12],
+            idempotencyKey: row[13])
+        let computed = Digest.sha256Hex(bytes: canonical)
         guard hash.utf8.elementsEqual(computed) else {
             return (id, "its content does not match its hash (changed after it was written)")
         }
@@ -137,12 +121,4 @@ struct ChainCheck {
         checked += 1
         return nil
     }
-
-    private enum Kind { case number, text }
-
-    /// The hashed fields after `prev_hash`, in order, with their column positions.
-    private static let fields: [(column: Int, kind: Kind)] = [
-        (0, .number), (1, .number), (2, .text), (3, .text), (4, .text), (5, .text), (6, .text), (7, .text),
-        (8, .number), (9, .number), (10, .text), (11, .number), (12, .number), (13, .text),
-    ]
 }
