@@ -95,7 +95,6 @@ public struct BulkImporter: Sendable {
             commit = nil
             guard batch.rows > 0 else { break }
             tally.committedRows += batch.rows
-            tally.repeatedRows += batch.rows - batch.inputs.count
             let inputs = batch.inputs
             commit = Task { try await store(inputs, runID: runID) }
             if ContinuousClock.now - lastReport >= .seconds(1) || tally.committedRows - tally.answeredRows > maxAhead {
@@ -170,10 +169,9 @@ public struct BulkImporter: Sendable {
     private struct Tally {
         let runID: String
         var progress = Progress()
-        /// Valid rows committed, rows that repeated a user_id within their batch,
-        /// and accounts already imported as asked (no write, so not under the run's id).
+        /// Valid rows committed, and accounts already imported as asked (no
+        /// write, so not under the run's id).
         var committedRows = 0
-        var repeatedRows = 0
         var alreadyImported = 0
 
         /// Rows whose account has its answer (imported or failed).

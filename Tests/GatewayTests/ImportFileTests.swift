@@ -19,22 +19,6 @@ import TencentSandbox
     @Test func anUnclosedQuoteIsAnError() {
         #expect(throws: ImportFile.Failure.self) { try CSV.records("user_id\n\"open") }
     }
-
-    @Test func rowsAreValidatedWithTheirLineNumbers() throws {
-        let rows = try ImportFile.csv("face_url,user_id\nhttps://x/a.png,ok_1\n,bad id\nonly\n", strategy: .verbatim)
-        #expect(rows.count == 3)
-        #expect(try rows[0].input.get() == AccountInput(userID: "ok_1", chatUserID: "ok_1", nick: nil, faceURL: "https://x/a.png"))
-        guard case .failure(let bad) = rows[1].input, case .failure(let short) = rows[2].input else { Issue.record("accepted"); return }
-        #expect(rows[1].line == 3 && bad.text.hasPrefix("user_id "))
-        #expect(rows[2].line == 4 && short.text.contains("fields"))
-        #expect(throws: ImportFile.Failure.self) { try ImportFile.csv("id,nick\n1,a\n", strategy: .verbatim) }
-    }
-
-    @Test func ndjsonLines() {
-        let rows = ImportFile.ndjson("{\"user_id\":\"n1\",\"nick\":\"A\"}\n\nnot json\n{\"user_id\":5}\n", strategy: .verbatim)
-        #expect(rows.map(\.line) == [1, 3, 4])
-        #expect((try? rows[0].input.get())?.nick == "A")
-    }
 }
 
 @Suite(.serialized) struct BulkImportTests {
@@ -137,6 +121,29 @@ import TencentSandbox
         var rows: [ImportFile.Row] = []
         while let row = try reader.next() { rows.append(row) }
         return rows
+    }
+
+    /// The rows of `text` read as a file with extension `ext`.
+    func rows(_ text: String, ext: String) throws -> [ImportFile.Row] {
+        let url = try write(text, ext: ext)
+        defer { try? FileManager.default.removeItem(at: url) }
+        return try rows(try ImportReader(url, strategy: .verbatim))
+    }
+
+    @Test func rowsAreValidatedWithTheirLineNumbers() throws {
+        let rows = try rows("face_url,user_id\nhttps://x/a.png,ok_1\n,bad id\nonly\n", ext: "csv")
+        #expect(rows.count == 3)
+        #expect(try rows[0].input.get() == AccountInput(userID: "ok_1", chatUserID: "ok_1", nick: nil, faceURL: "https://x/a.png"))
+        guard case .failure(let bad) = rows[1].input, case .failure(let short) = rows[2].input else { Issue.record("accepted"); return }
+        #expect(rows[1].line == 3 && bad.text.hasPrefix("user_id "))
+        #expect(rows[2].line == 4 && short.text.contains("fields"))
+        #expect(throws: ImportFile.Failure.self) { try self.rows("id,nick\n1,a\n", ext: "csv") }
+    }
+
+    @Test func ndjsonLines() throws {
+        let rows = try rows("{\"user_id\":\"n1\",\"nick\":\"A\"}\n\nnot json\n{\"user_id\":5}\n", ext: "ndjson")
+        #expect(rows.map(\.line) == [1, 3, 4])
+        #expect((try? rows[0].input.get())?.nick == "A")
     }
 
     @Test func aRecordLongerThanTheLimitIsARowErrorAndReadingGoesOn() throws {
