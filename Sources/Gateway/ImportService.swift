@@ -125,15 +125,22 @@ final class ImportService: Sendable {
         }
     }
 
-    /// Stores one account's intent inside the caller's transaction: a new row,
-    /// a requeue with the merged profile, or nothing when it is imported as asked.
+    /// Stores one account's intent inside the caller's transaction, once the
+    /// caller's insert found its user_id or chat_user_id taken: a requeue with
+    /// the merged profile, nothing when it is imported as asked, or a new row
+    /// after all when a concurrent insert rolled back.
     static func decideIntent(_ input: AccountInput, refusal: GatewayError?, caller: String, requestID: String,
                              on connection: PostgresConnection) throws -> Intent {
-        if refusal == nil,
-           let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
-            return .queued(created, wasImported: false)
+        var found = try AccountStore.lock(input.userID, on: connection)
+        if found == nil, refusal == nil {
+            // The caller's insert found the user_id taken, yet no row is there now: a
+            // concurrent insert rolled back. Store it after all.
+            if let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
+                return .queued(created, wasImported: false)
+            }
+            found = try AccountStore.lock(input.userID, on: connection)
         }
-        guard let existing = try AccountStore.lock(input.userID, on: connection) else {
+        guard let existing = found else {
             if let refusal { throw refusal }
             if let other = try AccountStore.owner(ofChatUserID: input.chatUserID, on: connection), other != input.userID {
                 throw GatewayError.conflict("chat_user_id \(input.chatUserID) is already mapped to another user_id.")
@@ -141,8 +148,7 @@ final class ImportService: Sendable {
             // Inserted by a concurrent request that then rolled back; ask the caller to retry.
             throw GatewayError.conflict("The account was being changed concurrently; retry the request.")
         }
-        let profile = existing.merging(input)
-        let changed = profile.nick != existing.nick || profile.faceURL != existing.faceURL
+        let changed = existing.changes(input)
         if existing.status == .imported && !changed { return .unchanged(existing) }
         if let refusal { throw refusal }
         if existing.status == .pending && !changed {
@@ -150,6 +156,7 @@ final class ImportService: Sendable {
             try AccountStore.touch(input.userID, requestID: requestID, caller: caller, on: connection)
             return .queued(existing, wasImported: false)
         }
+        let profile = existing.merging(input)
         let requeued = try AccountStore.requeue(
             input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller,
             resetAttempts: existing.status != .pending, on: connection)
@@ -211,8 +218,10 @@ final class ImportService: Sendable {
                                  claim first: ImportDelivery.Claim?) async throws -> Account {
         // With a backlog older than this request's wait, answer 202 at once:
         // waiting could not change the answer, and the budget goes to the backlog first.
-        let servable = await delivery.limiter(for: account).mayServe(before: deadline)
-        guard first != nil || servable else { return account }
+        if first == nil {
+            let servable = await delivery.limiter(for: account).mayServe(before: deadline)
+            guard servable else { return account }
+        }
         let userID = account.userID
         var claim = first
         while true {
