@@ -3,6 +3,7 @@ import Foundation
 import Gateway
 import Logging
 import PostgresClient
+import Synchronization
 import TencentChat
 
 struct ImportCommand: AsyncParsableCommand {
@@ -66,12 +67,16 @@ struct ImportCommand: AsyncParsableCommand {
 
 /// Progress on stderr: a bar redrawn in place on a terminal, a plain line every
 /// 5 s otherwise (a log file or CI), with done/total, accounts/s and an ETA.
-final class ProgressDisplay: @unchecked Sendable {
-    // Only touched from the importer's report callback and then the command, never at once.
+final class ProgressDisplay: Sendable {
+    private struct State {
+        var lastPlain: ContinuousClock.Instant?
+        /// A bar is on the last line, without its newline.
+        var drawn = false
+    }
+
     private let terminal: Bool
     private let started = ContinuousClock.now
-    private var lastPlain: ContinuousClock.Instant?
-    private var drawn = false
+    private let state = Mutex(State())
 
     init(terminal: Bool) {
         self.terminal = terminal
@@ -80,8 +85,10 @@ final class ProgressDisplay: @unchecked Sendable {
     var elapsedText: String { String(format: "%.1f s", (ContinuousClock.now - started).seconds) }
 
     func write(_ line: String) {
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)); drawn = false }
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        state.withLock { state in
+            Self.endBar(&state)
+            FileHandle.standardError.write(Data((line + "\n").utf8))
+        }
     }
 
     func show(_ progress: BulkImporter.Progress) {
@@ -94,26 +101,26 @@ final class ProgressDisplay: @unchecked Sendable {
         let fraction = total > 0 ? min(1, Double(answered) / Double(total)) : 0
         let eta = rate > 0 ? String(format: "%.0f s", Double(max(0, total - answered)) / rate) : "?"
         let summary = "\(answered)/\(read >= 1 ? "" : "~")\(total) · imported \(progress.imported) · pending \(progress.pending) · failed \(progress.failed) · invalid \(progress.invalid) · \(Int(rate)) accounts/s · ETA \(eta)"
-        if terminal {
-            let width = 30
-            let filled = Int(fraction * Double(width))
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            FileHandle.standardError.write(Data("\r\u{1B}[2K[\(bar)] \(Int(fraction * 100))% \(summary)".utf8))
-            drawn = true
-        } else if lastPlain.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
-            FileHandle.standardError.write(Data("import: \(summary)\n".utf8))
-            lastPlain = .now
+        state.withLock { state in
+            if terminal {
+                let width = 30
+                let filled = Int(fraction * Double(width))
+                let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+                FileHandle.standardError.write(Data("\r\u{1B}[2K[\(bar)] \(Int(fraction * 100))% \(summary)".utf8))
+                state.drawn = true
+            } else if state.lastPlain.map({ ContinuousClock.now - $0 >= .seconds(5) }) ?? true {
+                FileHandle.standardError.write(Data("import: \(summary)\n".utf8))
+                state.lastPlain = .now
+            }
         }
     }
 
     func finish() {
-        if drawn { FileHandle.standardError.write(Data("\n".utf8)); drawn = false }
+        state.withLock { Self.endBar(&$0) }
     }
-}
 
-extension Duration {
-    fileprivate var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
+    private static func endBar(_ state: inout State) {
+        if state.drawn { FileHandle.standardError.write(Data("\n".utf8)) }
+        state.drawn = false
     }
 }

@@ -1,4 +1,5 @@
-/// Durations as the plain numbers SQL parameters, logs and metrics want.
+/// Durations as the plain numbers SQL parameters, logs and metrics want
+/// (fractional seconds: `Duration.seconds` in TencentChat).
 extension Duration {
     var milliseconds: Int {
         let (seconds, attoseconds) = components
@@ -8,10 +9,5 @@ extension Duration {
     var microseconds: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-    }
-
-    var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
     }
 }
