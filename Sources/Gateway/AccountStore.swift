@@ -39,11 +39,13 @@ enum AccountStore {
     /// taken. No conflict target: with one, a concurrent insert of the same
     /// account could still fail on the other unique index instead of waiting.
     static func insertPending(
-        _ input: AccountInput, requestID: String, caller: String, on connection: PostgresConnection
+        _ input: AccountInput, requestID: String, caller: String, bulk: Bool, on connection: PostgresConnection
     ) throws -> Account? {
         let result = try connection.query("""
-            INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id)
-            VALUES (\(input.userID), \(input.chatUserID), \(input.nick), \(input.faceURL), 'pending', now(), \(caller), \(requestID))
+            INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id,
+                                  requested_in_bulk)
+            VALUES (\(input.userID), \(input.chatUserID), \(input.nick), \(input.faceURL), 'pending', now(), \(caller), \(requestID),
+                    \(bulk))
             ON CONFLICT DO NOTHING
             RETURNING \(unescaped: columns)
             """)
@@ -89,7 +91,7 @@ enum AccountStore {
     }
 
     /// Inserts the new accounts among `inputs` in one statement, in user_id
-    /// order; returns those it created. Accounts whose user_id or chat_user_id
+    /// order, as asked in bulk; returns those it created. Accounts whose user_id or chat_user_id
     /// is taken are left for the caller to decide row by row.
     static func insertPending(
         _ inputs: [AccountInput], requestID: String, caller: String, on connection: PostgresConnection
@@ -97,8 +99,9 @@ enum AccountStore {
         guard !inputs.isEmpty else { return [] }
         let rows = JSON.text(inputs.map { NewRow(userID: $0.userID, chatUserID: $0.chatUserID, nick: $0.nick, faceURL: $0.faceURL) })
         return try connection.query("""
-            INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id)
-            SELECT user_id, chat_user_id, nick, face_url, 'pending', now(), \(caller), \(requestID)
+            INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id,
+                                  requested_in_bulk)
+            SELECT user_id, chat_user_id, nick, face_url, 'pending', now(), \(caller), \(requestID), true
             FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, chat_user_id text, nick text, face_url text)
             ORDER BY user_id
             ON CONFLICT DO NOTHING
@@ -118,9 +121,10 @@ enum AccountStore {
     }
 
     /// Names the latest request behind a pending account.
-    static func touch(_ userID: String, requestID: String, caller: String, on connection: PostgresConnection) throws {
+    static func touch(_ userID: String, requestID: String, caller: String, bulk: Bool, on connection: PostgresConnection) throws {
         _ = try connection.query("""
-            UPDATE accounts SET requested_by = \(caller), request_id = \(requestID) WHERE user_id = \(userID)
+            UPDATE accounts SET requested_by = \(caller), request_id = \(requestID), requested_in_bulk = \(bulk)
+            WHERE user_id = \(userID)
             """)
     }
 
@@ -131,12 +135,12 @@ enum AccountStore {
 
     /// Sets a new profile and makes the account due for delivery now.
     static func requeue(
-        _ userID: String, nick: String?, faceURL: String?, requestID: String, caller: String,
+        _ userID: String, nick: String?, faceURL: String?, requestID: String, caller: String, bulk: Bool,
         resetAttempts: Bool, on connection: PostgresConnection
     ) throws -> Account {
         let result = try connection.query("""
             UPDATE accounts SET nick = \(nick), face_url = \(faceURL), status = 'pending', updated_at = now(),
-                next_attempt_at = now(), requested_by = \(caller), request_id = \(requestID),
+                next_attempt_at = now(), requested_by = \(caller), request_id = \(requestID), requested_in_bulk = \(bulk),
                 attempts = CASE WHEN \(resetAttempts) THEN 0 ELSE attempts END
             WHERE user_id = \(userID)
             RETURNING \(unescaped: columns)

@@ -12,6 +12,8 @@ final class ImportDelivery: Sendable {
         var account: Account
         var requestID: String?
         var caller: String?
+        /// Asked for in bulk (a batch, an `import`): delivered through multiaccount_import.
+        var bulk: Bool
     }
 
     let pool: PostgresPool
@@ -21,6 +23,8 @@ final class ImportDelivery: Sendable {
     /// This replica's name in `accounts.lease_owner`.
     let owner: String
     let logger: Logger
+    /// Rung when a request leaves an account due for this replica's worker.
+    let doorbell = Doorbell()
     /// Deliveries under way in this replica, so shutdown can let them finish.
     private let inFlight = InFlightCounter()
     /// How long a claim is held before others may take the account over; longer
@@ -48,12 +52,12 @@ final class ImportDelivery: Sendable {
 
     static let claimColumns: StaticString = """
         user_id, chat_user_id, nick, face_url, status, created_at, updated_at, imported_at,
-        attempts, last_error_code, last_error_info, upstream_exists, requested_by, request_id
+        attempts, last_error_code, last_error_info, upstream_exists, requested_by, request_id, requested_in_bulk
         """
 
     static func decodeClaim(_ row: PostgresRow) throws -> Claim {
         Claim(account: try AccountStore.decode(row), requestID: try row.optionalString("request_id"),
-              caller: try row.optionalString("requested_by"))
+              caller: try row.optionalString("requested_by"), bulk: try row.bool("requested_in_bulk"))
     }
 
     /// Claims one account if it is pending, due and not held by anyone.
@@ -95,7 +99,8 @@ final class ImportDelivery: Sendable {
     /// when the outcome cannot be recorded, the lease runs out and the attempt
     /// is made again (Tencent's import is safe to repeat). Without a slot the
     /// claim is given back, not counted as an attempt, and due again when
-    /// budget is expected to be free.
+    /// budget is expected to be free (at once when the worker can coalesce it
+    /// through the batch budget).
     /// Returns the account as recorded, or nil when nothing was (no slot, or the record failed).
     @discardableResult
     func deliver(_ claim: Claim, permitDeadline: ContinuousClock.Instant) async -> Account? {
@@ -104,7 +109,11 @@ final class ImportDelivery: Sendable {
         let limiter = limiter(for: claim.account)
         let grant = await limiter.acquire(deadline: permitDeadline)
         guard grant.permitted else {
-            await giveBack(claim, dueIn: grant.retryAfter)
+            // The worker may still serve it at once through the batch budget, coalesced with others.
+            var batchSoon = false
+            if limiter !== batchLimiter { batchSoon = await batchLimiter.mayServe(before: .now + .seconds(1)) }
+            await giveBack(claim, dueIn: batchSoon ? .zero : grant.retryAfter)
+            if batchSoon { doorbell.ring() }
             return nil
         }
         return await call(claim, limiter: limiter)

@@ -73,7 +73,7 @@ final class ImportService: Sendable {
         // A new account is claimed in the statement that stores it, so this request
         // delivers it with no further round trip; not when the backlog is longer
         // than the wait (it answers 202 at once and the worker serves the backlog first).
-        let servable = await delivery.importLimiter.mayServe(before: deadline)
+        let servable = await delivery.importLimiter.mayServe(before: slotDeadline(deadline))
         let deliverNow = refusal == nil && servable
         let owner = delivery.owner
         let found = try await pool.withConnection { connection in
@@ -83,7 +83,7 @@ final class ImportService: Sendable {
         let intent: Intent
         switch found {
         case .created(let account, claimed: true):
-            let claim = ImportDelivery.Claim(account: account, requestID: requestID, caller: caller)
+            let claim = ImportDelivery.Claim(account: account, requestID: requestID, caller: caller, bulk: false)
             return await follow(account, wasImported: false, deadline: deadline, claim: claim)
         case .created(let account, claimed: false):
             intent = .queued(account, wasImported: false)
@@ -94,7 +94,7 @@ final class ImportService: Sendable {
         case .existing, nil:
             // A changed profile, a failed account, a race with another insert: decided under the row's lock.
             intent = try await pool.withTransaction { connection in
-                try Self.decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, on: connection)
+                try Self.decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, bulk: false, on: connection)
             }
         }
         switch intent {
@@ -129,13 +129,13 @@ final class ImportService: Sendable {
     /// caller's insert found its user_id or chat_user_id taken: a requeue with
     /// the merged profile, nothing when it is imported as asked, or a new row
     /// after all when a concurrent insert rolled back.
-    static func decideIntent(_ input: AccountInput, refusal: GatewayError?, caller: String, requestID: String,
+    static func decideIntent(_ input: AccountInput, refusal: GatewayError?, caller: String, requestID: String, bulk: Bool,
                              on connection: PostgresConnection) throws -> Intent {
         var found = try AccountStore.lock(input.userID, on: connection)
         if found == nil, refusal == nil {
             // The caller's insert found the user_id taken, yet no row is there now: a
             // concurrent insert rolled back. Store it after all.
-            if let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, on: connection) {
+            if let created = try AccountStore.insertPending(input, requestID: requestID, caller: caller, bulk: bulk, on: connection) {
                 return .queued(created, wasImported: false)
             }
             found = try AccountStore.lock(input.userID, on: connection)
@@ -153,17 +153,18 @@ final class ImportService: Sendable {
         if let refusal { throw refusal }
         if existing.status == .pending && !changed {
             // Named as the latest asker, so its upstream event and a resumed `import` find it.
-            try AccountStore.touch(input.userID, requestID: requestID, caller: caller, on: connection)
+            try AccountStore.touch(input.userID, requestID: requestID, caller: caller, bulk: bulk, on: connection)
             return .queued(existing, wasImported: false)
         }
         let profile = existing.merging(input)
         let requeued = try AccountStore.requeue(
-            input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller,
+            input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller, bulk: bulk,
             resetAttempts: existing.status != .pending, on: connection)
         return .queued(requeued, wasImported: existing.status == .imported)
     }
 
-    /// Stores the intents of distinct accounts in one transaction: every new
+    /// Stores the intents of distinct accounts asked for in bulk (a batch, an
+    /// `import`) in one transaction: every new
     /// account in one set-based INSERT, then the few that exist already under
     /// their row locks (in user_id order, so overlapping batches cannot
     /// deadlock). Returns each input's intent, in the inputs' order.
@@ -176,7 +177,8 @@ final class ImportService: Sendable {
             }
         }
         for input in inputs.sorted(by: { $0.userID < $1.userID }) where intents[input.userID] == nil {
-            intents[input.userID] = try decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, on: connection)
+            intents[input.userID] = try decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, bulk: true,
+                                                     on: connection)
         }
         return inputs.compactMap { intents[$0.userID] }
     }
@@ -211,32 +213,50 @@ final class ImportService: Sendable {
         }
     }
 
+    /// The latest slot a request takes for its own call: within the first half
+    /// of its wait, so the call and its record fit before the answer is due. A
+    /// later slot is left to the worker, which can coalesce the account through
+    /// the batch budget at once.
+    private func slotDeadline(_ deadline: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        deadline - wait / 2
+    }
+
     /// Delivers `claim` when given, otherwise attempts delivery whenever the
     /// account is due and free, and waits for someone's outcome in between, until
-    /// it resolves or the deadline passes.
+    /// it resolves or the deadline passes. When the account's own API cannot
+    /// serve it before the deadline, the request leaves it to the worker, which
+    /// coalesces it through the batch budget, and waits for that outcome.
     private func awaitResolution(of account: Account, deadline: ContinuousClock.Instant,
                                  claim first: ImportDelivery.Claim?) async throws -> Account {
-        // With a backlog older than this request's wait, answer 202 at once:
-        // waiting could not change the answer, and the budget goes to the backlog first.
+        var selfDelivers = first != nil
         if first == nil {
-            let servable = await delivery.limiter(for: account).mayServe(before: deadline)
-            guard servable else { return account }
+            selfDelivers = await delivery.limiter(for: account).mayServe(before: slotDeadline(deadline))
+            if !selfDelivers {
+                // Both budgets reserved beyond the deadline: waiting could not change
+                // the answer, so 202 at once, and the budget goes to the backlog first.
+                let batchSoon = await delivery.batchLimiter.mayServe(before: deadline)
+                guard batchSoon else { return account }
+                delivery.doorbell.ring()
+            }
         }
         let userID = account.userID
         var claim = first
         while true {
             let remaining = deadline - .now
-            if claim == nil { claim = try await delivery.claim(userID) }
+            if claim == nil && selfDelivers { claim = try await delivery.claim(userID) }
             if let current = claim {
                 claim = nil
                 // Unstructured: the attempt completes and is recorded even if
                 // this request answers 202 before it does.
-                let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: deadline) }
+                let slotDeadline = slotDeadline(deadline)
+                let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: slotDeadline) }
                 // The recorded outcome comes back with the attempt: no read needed.
-                if let recorded = await attempt.value(within: max(remaining, .zero)) ?? nil,
-                   recorded.status != .pending || ContinuousClock.now >= deadline {
-                    return recorded
+                guard let recorded = await attempt.value(within: max(remaining, .zero)) ?? nil else {
+                    // No slot in time (or no record): from now on the worker delivers it.
+                    selfDelivers = false
+                    continue
                 }
+                if recorded.status != .pending || ContinuousClock.now >= deadline { return recorded }
             } else if remaining > .zero {
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval))
             }

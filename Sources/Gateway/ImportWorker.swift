@@ -9,12 +9,12 @@ import Synchronization
 /// the last call.
 ///
 /// Coalescing: due accounts are claimed as a set, as many as both budgets can
-/// serve within `permitHorizon`. A handful go one by one through
-/// `account_import` (each answered with its own error code); a backlog goes
-/// through `multiaccount_import`, up to 100 accounts per call under that API's
-/// own central limit, and what the batch budget cannot carry through
-/// `account_import`'s share. Under a backlog the two budgets work together:
-/// 100 calls/s of 100 accounts plus 200 calls/s of one.
+/// serve within `permitHorizon`, and split by `plan`: accounts asked for alone
+/// go one by one through `account_import` while its share lasts, and what it
+/// cannot serve is coalesced through `multiaccount_import`, up to 100 accounts
+/// per call under that API's own central limit; accounts asked for in bulk go
+/// in batches. Under a backlog the two budgets work together: 200 calls/s of
+/// one account plus 100 calls/s of 100.
 struct ImportWorker: Sendable {
     let delivery: ImportDelivery
     let logger: Logger
@@ -25,6 +25,7 @@ struct ImportWorker: Sendable {
     /// How far ahead a claimed import may wait for budget; beyond, it is given
     /// back so a dying replica never sits on much of the shared budget.
     var permitHorizon: Duration = .seconds(1)
+    /// How long to wait for due accounts when none are, unless a request of this replica rings.
     var idleInterval: Duration = .milliseconds(100)
     var errorInterval: Duration = .seconds(1)
 
@@ -47,7 +48,7 @@ struct ImportWorker: Sendable {
                 do {
                     let claims = try await delivery.claimDue(limit: servable)
                     if claims.isEmpty {
-                        try? await Task.sleep(for: idleInterval)
+                        await delivery.doorbell.wait(timeout: idleInterval)
                         continue
                     }
                     let backoff = await dispatch(claims, singles: singles, batchCapacity: batches * ImportDelivery.maxBatchCall,
@@ -64,23 +65,36 @@ struct ImportWorker: Sendable {
 
     /// The plan for one claimed set: which accounts go one by one through
     /// `account_import`, and which in calls of up to 100 through `multiaccount_import`.
-    /// A handful (a lone retry, an account a batch call listed in FailAccounts)
-    /// go singly, each answered with its own error code; a backlog goes to the
-    /// batch budget first, and what that cannot carry to account_import's share.
-    /// Profile changes of existing accounts always need multiaccount_import.
+    /// * A handful (a lone retry, an account a batch call listed in FailAccounts)
+    ///   go singly while the share lasts, each answered with its own error code.
+    /// * In a backlog, accounts asked for alone (`POST /accounts`) go singly while
+    ///   account_import's share lasts, the rest are coalesced into batches;
+    ///   accounts asked for in bulk (a batch, an `import`) go in batches, as
+    ///   CONTRACT.md forwards batches, and only what the batch budget cannot
+    ///   carry uses what is left of account_import's share.
+    /// * Profile changes of existing accounts always need multiaccount_import.
     static func plan(_ claims: [ImportDelivery.Claim], singles room: Int, batchCapacity: Int,
                      soloLimit: Int = 10) -> (singles: [ImportDelivery.Claim], batched: [ImportDelivery.Claim]) {
         var singles: [ImportDelivery.Claim] = []
         var batched: [ImportDelivery.Claim] = []
         let backlog = claims.count > soloLimit
         for claim in claims {
-            if claim.account.upstreamExists || (backlog && batched.count < batchCapacity) || singles.count >= room {
+            if claim.account.upstreamExists || (backlog && claim.bulk) || singles.count >= room {
                 batched.append(claim)
             } else {
                 singles.append(claim)
             }
         }
-        return (singles, batched)
+        guard batched.count > batchCapacity else { return (singles, batched) }
+        var carried = Array(batched.prefix(batchCapacity))
+        for claim in batched.dropFirst(batchCapacity) {
+            if !claim.account.upstreamExists && singles.count < room {
+                singles.append(claim)
+            } else {
+                carried.append(claim)
+            }
+        }
+        return (singles, carried)
     }
 
     /// Reserves slots for the set and starts its calls; what gets no slot within

@@ -59,25 +59,73 @@ import Testing
         }
     }
 
-    @Test func thePlanSendsNewAccountsSinglyWhileTheShareLasts() {
-        func claim(_ id: String, exists: Bool = false) -> ImportDelivery.Claim {
+    /// Requests that account_import cannot serve before their deadline are not
+    /// answered 202 at once: the worker coalesces them through the batch budget,
+    /// and each request answers 201 when its account is confirmed in time.
+    @Test func aBurstBeyondAccountImportIsConfirmedThroughBatches() async throws {
+        var options = GatewayHarness.Options()
+        options.importRate = 2
+        options.waitMilliseconds = 3000
+        try await GatewayHarness.with(options) { h in
+            let worker = Task { await h.app.runWorker() }
+            defer { worker.cancel() }
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 1...20 {
+                    group.addTask { try await h.postAccount(#"{"user_id":"burst_\#(i)"}"#).status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.sorted() == Array(repeating: 201, count: 20), "\(statuses)")
+            let stats = h.sandbox.stats()
+            #expect(stats.accounts == 20)
+            // 20 accounts at 2 account_import calls/s would take 10 s; batches carried most of them.
+            #expect((stats.calls["multiaccount_import"] ?? 0) > 0, "\(stats.calls)")
+            #expect((stats.calls["account_import"] ?? 0) < 20, "\(stats.calls)")
+            #expect(stats.maxCallsPerSecond["account_import"] ?? 0 <= 2, "\(stats.maxCallsPerSecond)")
+        }
+    }
+
+    @Test func aRingWakesTheWaiterAndARingWithNoWaiterIsKept() async {
+        let bell = Doorbell()
+        bell.ring()
+        let started = ContinuousClock.now
+        await bell.wait(timeout: .seconds(10))
+        #expect(ContinuousClock.now - started < .seconds(1), "a ring before the wait is not lost")
+        let waiter = Task { await bell.wait(timeout: .seconds(10)) }
+        try? await Task.sleep(for: .milliseconds(50))
+        bell.ring()
+        await waiter.value
+        #expect(ContinuousClock.now - started < .seconds(5), "a ring wakes the waiter")
+        let quiet = ContinuousClock.now
+        await bell.wait(timeout: .milliseconds(100))
+        #expect(ContinuousClock.now - quiet >= .milliseconds(100), "without a ring the wait times out")
+    }
+
+    @Test func thePlanSendsSinglesWhileTheShareLastsAndBulkInBatches() {
+        func claim(_ id: String, exists: Bool = false, bulk: Bool = false) -> ImportDelivery.Claim {
             let now = Date()
             return ImportDelivery.Claim(account: Account(
                 userID: id, chatUserID: id, nick: nil, faceURL: nil, status: .pending, createdAt: now, updatedAt: now,
-                importedAt: nil, attempts: 1, lastError: nil, upstreamExists: exists), requestID: nil, caller: nil)
+                importedAt: nil, attempts: 1, lastError: nil, upstreamExists: exists), requestID: nil, caller: nil, bulk: bulk)
         }
-        // A handful goes singly while account_import's share lasts...
-        let few = [claim("a"), claim("b", exists: true), claim("c"), claim("d"), claim("e")]
+        // A handful goes singly while account_import's share lasts, whatever its origin...
+        let few = [claim("a", bulk: true), claim("b", exists: true), claim("c"), claim("d"), claim("e")]
         let plan = ImportWorker.plan(few, singles: 2, batchCapacity: 1000)
         #expect(plan.singles.map(\.account.userID) == ["a", "c"])
         // ...and a profile change needs multiaccount_import whatever the room.
         #expect(plan.batched.map(\.account.userID) == ["b", "d", "e"])
         #expect(ImportWorker.plan(few, singles: 0, batchCapacity: 1000).singles.isEmpty)
 
-        // A backlog fills the batch budget first, then account_import's share.
-        let backlog = (1...30).map { claim("u\($0)") }
-        let split = ImportWorker.plan(backlog, singles: 5, batchCapacity: 20)
-        #expect(split.batched.map(\.account.userID) == (1...20).map { "u\($0)" } + (26...30).map { "u\($0)" })
-        #expect(split.singles.map(\.account.userID) == (21...25).map { "u\($0)" })
+        // A backlog of single requests: account_import's share first, the rest coalesced.
+        let singles = (1...30).map { claim("s\($0)") }
+        let split = ImportWorker.plan(singles, singles: 5, batchCapacity: 20)
+        #expect(split.singles.map(\.account.userID) == (1...5).map { "s\($0)" })
+        #expect(split.batched.map(\.account.userID) == (6...30).map { "s\($0)" })
+
+        // A backlog asked for in bulk: batches first, account_import's share for what they cannot carry.
+        let bulk = (1...30).map { claim("b\($0)", bulk: true) }
+        let bulkSplit = ImportWorker.plan(bulk, singles: 5, batchCapacity: 20)
+        #expect(bulkSplit.batched.map(\.account.userID) == (1...20).map { "b\($0)" } + (26...30).map { "b\($0)" })
+        #expect(bulkSplit.singles.map(\.account.userID) == (21...25).map { "b\($0)" })
     }
 }
