@@ -71,8 +71,8 @@ final class ImportService: Sendable {
         // imported as asked (200, no upstream call); anything to queue gets 429.
         let refusal = quota.refusal(for: caller)
         // A new account is claimed in the statement that stores it, so this request
-        // delivers it with no further round trip; not when the backlog is longer
-        // than the wait (it answers 202 at once and the worker serves the backlog first).
+        // delivers it with no further round trip; not when account_import's budget
+        // is reserved beyond the first half of the wait (the worker then coalesces it).
         let servable = await delivery.importLimiter.mayServe(before: slotDeadline(deadline))
         let deliverNow = refusal == nil && servable
         let owner = delivery.owner
