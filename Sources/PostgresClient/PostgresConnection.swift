@@ -88,8 +88,13 @@ public final class PostgresConnection {
         logger.debug("PostgreSQL connection closed")
     }
 
-    /// Runs one statement with its parameters (`PQexecParams`, text format) and copies out the
-    /// result.
+    /// Runs one statement with its parameters (text format) and copies out the result.
+    ///
+    /// Statements are prepared once per connection (`PQprepare`, then `PQexecPrepared`): parsing
+    /// and planning a statement can cost the server several times what running it does. Up to
+    /// `maxPreparedStatements` distinct statements (SQL and parameter types) are kept; beyond that,
+    /// and for a statement whose cached plan the server refuses after a schema change, the
+    /// statement runs unprepared (`PQexecParams`).
     public func query(
         _ query: PostgresQuery, file: String = #fileID, line: Int = #line
     ) throws -> PostgresResult {
@@ -107,10 +112,60 @@ public final class PostgresConnection {
             bind.text.map { strdup($0)! }
         }
         defer { values.forEach { free($0) } }
-        let result = PQexecParams(
-            handle, query.sql, Int32(clamping: query.binds.count), query.binds.map(\.typeOID),
-            values.map { $0.map { UnsafePointer($0) } }, nil, nil, 0)
-        return try consume(result, handle: handle, sql: query.sql, file: file, line: line)
+        let types = query.binds.map(\.typeOID)
+        let pointers = values.map { $0.map { UnsafePointer($0) } }
+        let count = Int32(clamping: query.binds.count)
+        let key = PreparedKey(sql: query.sql, types: types)
+        guard let name = try preparedName(for: key, handle: handle, file: file, line: line) else {
+            let result = PQexecParams(handle, query.sql, count, types, pointers, nil, nil, 0)
+            return try consume(result, handle: handle, sql: query.sql, file: file, line: line)
+        }
+        do {
+            let result = PQexecPrepared(handle, name, count, pointers, nil, nil, 0)
+            return try consume(result, handle: handle, sql: query.sql, file: file, line: line)
+        } catch let error as PostgresError where error.isCachedPlanInvalid {
+            // The schema changed under the statement (e.g. a column added to a `*`): forget it and
+            // run this once unprepared. Inside a transaction the error has already failed it.
+            forget(key, name: name)
+            guard PQtransactionStatus(handle) == PQTRANS_IDLE else { throw error }
+            let result = PQexecParams(handle, query.sql, count, types, pointers, nil, nil, 0)
+            return try consume(result, handle: handle, sql: query.sql, file: file, line: line)
+        }
+    }
+
+    /// Distinct statements prepared per connection at most.
+    public static let maxPreparedStatements = 256
+
+    private struct PreparedKey: Hashable {
+        var sql: String
+        var types: [Oid]
+    }
+
+    /// Statement names by SQL and parameter types, for this connection's session.
+    private var prepared: [PreparedKey: String] = [:]
+    private var nextStatement = 0
+
+    /// The name `key` is prepared under, preparing it now if need be; nil when the cache is full.
+    /// A statement the server refuses to prepare throws the server's error, as running it would.
+    private func preparedName(
+        for key: PreparedKey, handle: OpaquePointer, file: String, line: Int
+    ) throws -> String? {
+        if let name = prepared[key] { return name }
+        guard prepared.count < Self.maxPreparedStatements else { return nil }
+        nextStatement += 1
+        let name = "agw_\(nextStatement)"
+        let result = PQprepare(handle, name, key.sql, Int32(clamping: key.types.count), key.types)
+        _ = try consume(result, handle: handle, sql: key.sql, file: file, line: line)
+        prepared[key] = name
+        return name
+    }
+
+    private func forget(_ key: PreparedKey, name: String) {
+        prepared[key] = nil
+        // Outside a transaction the server can drop it now; inside, the session keeps it unused.
+        if let handle, PQtransactionStatus(handle) == PQTRANS_IDLE {
+            try? executeScript("DEALLOCATE \(name)")
+        }
     }
 
     /// Runs a script of one or more statements with the simple query protocol (`PQexec`), as one

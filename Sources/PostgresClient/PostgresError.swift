@@ -82,6 +82,9 @@ public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringCo
     public var isSerializationFailure: Bool { sqlState == "40001" }
     /// 40P01: the transaction was chosen as a deadlock victim and must be retried.
     public var isDeadlock: Bool { sqlState == "40P01" }
+    /// A prepared statement's plan no longer fits the schema ("cached plan must not change result
+    /// type"): prepare it again.
+    public var isCachedPlanInvalid: Bool { sqlState == "0A000" && message.contains("cached plan") }
 
     /// The connection (not the query) is the problem: it could not be opened, it broke, or the
     /// server is shutting down or restarting (class 08, 57P01 admin shutdown, 57P02 crash shutdown,
