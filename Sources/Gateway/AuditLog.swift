@@ -35,24 +35,56 @@ final class AuditLog: Sendable {
     }
 
     /// The INSERT of events, in order; id, at, prev_hash and hash are the trigger's.
+    /// One statement text for any number of events (they travel as one JSON
+    /// parameter), so the connection prepares it once.
     static func insert(_ events: [AuditEvent]) -> PostgresQuery {
-        var sql = """
+        let rows = JSON.text(events.map(Row.init))
+        return """
             INSERT INTO audit_events (request_id, caller, action, user_id, chat_user_id, outcome, http_status,
                 tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, prev_hash, hash, at, id)
-            VALUES
+            SELECT e.request_id, e.caller, e.action, e.user_id, e.chat_user_id, e.outcome, e.http_status,
+                e.tencent_error_code, e.tencent_error_info, e.attempt, e.latency_ms, e.idempotency_key, '', '', now(), 0
+            FROM ROWS FROM (jsonb_to_recordset(\(rows)::jsonb) AS (request_id text, caller text, action text, user_id text,
+                chat_user_id text, outcome text, http_status integer, tencent_error_code integer, tencent_error_info text,
+                attempt integer, latency_ms integer, idempotency_key text))
+                WITH ORDINALITY AS e(request_id, caller, action, user_id, chat_user_id, outcome, http_status,
+                    tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, position)
+            ORDER BY e.position
             """
-        var binds: [any PostgresBindable] = []
-        for (index, event) in events.enumerated() {
-            let values: [any PostgresBindable] = [
-                event.requestID, event.caller, event.action.rawValue, event.userID, event.chatUserID, event.outcome,
-                event.httpStatus, event.tencentErrorCode, event.tencentErrorInfo, event.attempt,
-                event.latencyMilliseconds, event.idempotencyKey,
-            ]
-            let placeholders = values.indices.map { "$\(binds.count + $0 + 1)" }.joined(separator: ", ")
-            sql += (index == 0 ? " " : ", ") + "(\(placeholders), '', '', now(), 0)"
-            binds += values
+    }
+
+    /// An event as `insert` sends it.
+    private struct Row: Encodable {
+        var requestID, caller: String?
+        var action: String
+        var userID, chatUserID: String?
+        var outcome: String
+        var httpStatus, tencentErrorCode: Int?
+        var tencentErrorInfo: String?
+        var attempt, latencyMilliseconds: Int?
+        var idempotencyKey: String?
+
+        init(_ event: AuditEvent) {
+            requestID = event.requestID
+            caller = event.caller
+            action = event.action.rawValue
+            userID = event.userID
+            chatUserID = event.chatUserID
+            outcome = event.outcome
+            httpStatus = event.httpStatus
+            tencentErrorCode = event.tencentErrorCode
+            tencentErrorInfo = event.tencentErrorInfo
+            attempt = event.attempt
+            latencyMilliseconds = event.latencyMilliseconds
+            idempotencyKey = event.idempotencyKey
         }
-        return PostgresQuery(unsafeSQL: sql, binds: binds)
+
+        enum CodingKeys: String, CodingKey {
+            case requestID = "request_id", caller, action, userID = "user_id", chatUserID = "chat_user_id", outcome
+            case httpStatus = "http_status", tencentErrorCode = "tencent_error_code"
+            case tencentErrorInfo = "tencent_error_info", attempt, latencyMilliseconds = "latency_ms"
+            case idempotencyKey = "idempotency_key"
+        }
     }
 
     /// Appends, returning once the event is committed.
