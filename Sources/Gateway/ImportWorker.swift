@@ -13,8 +13,8 @@ import Synchronization
 /// go one by one through `account_import` while its share lasts, and what it
 /// cannot serve is coalesced through `multiaccount_import`, up to 100 accounts
 /// per call under that API's own central limit; accounts asked for in bulk go
-/// in batches. Under a backlog the two budgets work together: 200 calls/s of
-/// one account plus 100 calls/s of 100.
+/// in batches only. Under a backlog of single requests the two budgets work
+/// together: 200 calls/s of one account plus 100 calls/s of 100.
 struct ImportWorker: Sendable {
     let delivery: ImportDelivery
     let logger: Logger
@@ -51,8 +51,7 @@ struct ImportWorker: Sendable {
                         await delivery.doorbell.wait(timeout: idleInterval)
                         continue
                     }
-                    let backoff = await dispatch(claims, singles: singles, batchCapacity: batches * ImportDelivery.maxBatchCall,
-                                                 inFlight: inFlight, group: &group)
+                    let backoff = await dispatch(claims, singles: singles, inFlight: inFlight, group: &group)
                     if backoff > .zero { try? await Task.sleep(for: backoff) }
                 } catch {
                     logger.warning("import worker cannot claim pending imports", metadata: ["error": "\(error)"])
@@ -68,12 +67,11 @@ struct ImportWorker: Sendable {
     /// * A handful (a lone retry, an account a batch call listed in FailAccounts)
     ///   go singly while the share lasts, each answered with its own error code.
     /// * In a backlog, accounts asked for alone (`POST /accounts`) go singly while
-    ///   account_import's share lasts, the rest are coalesced into batches;
-    ///   accounts asked for in bulk (a batch, an `import`) go in batches, as
-    ///   CONTRACT.md forwards batches, and only what the batch budget cannot
-    ///   carry uses what is left of account_import's share.
+    ///   account_import's share lasts, and the rest are coalesced into batches;
+    ///   accounts asked for in bulk (a batch, an `import`) go in batches only, as
+    ///   CONTRACT.md forwards batches, and leave account_import to single requests.
     /// * Profile changes of existing accounts always need multiaccount_import.
-    static func plan(_ claims: [ImportDelivery.Claim], singles room: Int, batchCapacity: Int,
+    static func plan(_ claims: [ImportDelivery.Claim], singles room: Int,
                      soloLimit: Int = 10) -> (singles: [ImportDelivery.Claim], batched: [ImportDelivery.Claim]) {
         var singles: [ImportDelivery.Claim] = []
         var batched: [ImportDelivery.Claim] = []
@@ -85,25 +83,16 @@ struct ImportWorker: Sendable {
                 singles.append(claim)
             }
         }
-        guard batched.count > batchCapacity else { return (singles, batched) }
-        var carried = Array(batched.prefix(batchCapacity))
-        for claim in batched.dropFirst(batchCapacity) {
-            if !claim.account.upstreamExists && singles.count < room {
-                singles.append(claim)
-            } else {
-                carried.append(claim)
-            }
-        }
-        return (singles, carried)
+        return (singles, batched)
     }
 
     /// Reserves slots for the set and starts its calls; what gets no slot within
     /// the horizon is given back at once, due when budget frees up. Returns how
     /// long to pause before claiming again.
-    private func dispatch(_ claims: [ImportDelivery.Claim], singles room: Int, batchCapacity: Int, inFlight: InFlightCounter,
+    private func dispatch(_ claims: [ImportDelivery.Claim], singles room: Int, inFlight: InFlightCounter,
                           group: inout DiscardingTaskGroup) async -> Duration {
         var backoff = Duration.zero
-        var (singles, batched) = Self.plan(claims, singles: room, batchCapacity: batchCapacity)
+        var (singles, batched) = Self.plan(claims, singles: room)
         if !singles.isEmpty {
             let grant = await delivery.importLimiter.reserve(singles.count, deadline: .now + permitHorizon)
             for (claim, slot) in zip(singles, grant.slots) {

@@ -110,22 +110,22 @@ import Testing
         }
         // A handful goes singly while account_import's share lasts, whatever its origin...
         let few = [claim("a", bulk: true), claim("b", exists: true), claim("c"), claim("d"), claim("e")]
-        let plan = ImportWorker.plan(few, singles: 2, batchCapacity: 1000)
+        let plan = ImportWorker.plan(few, singles: 2)
         #expect(plan.singles.map(\.account.userID) == ["a", "c"])
         // ...and a profile change needs multiaccount_import whatever the room.
         #expect(plan.batched.map(\.account.userID) == ["b", "d", "e"])
-        #expect(ImportWorker.plan(few, singles: 0, batchCapacity: 1000).singles.isEmpty)
+        #expect(ImportWorker.plan(few, singles: 0).singles.isEmpty)
 
         // A backlog of single requests: account_import's share first, the rest coalesced.
         let singles = (1...30).map { claim("s\($0)") }
-        let split = ImportWorker.plan(singles, singles: 5, batchCapacity: 20)
+        let split = ImportWorker.plan(singles, singles: 5)
         #expect(split.singles.map(\.account.userID) == (1...5).map { "s\($0)" })
         #expect(split.batched.map(\.account.userID) == (6...30).map { "s\($0)" })
 
-        // A backlog asked for in bulk: batches first, account_import's share for what they cannot carry.
+        // A backlog asked for in bulk goes in batches only, leaving account_import to single requests.
         let bulk = (1...30).map { claim("b\($0)", bulk: true) }
-        let bulkSplit = ImportWorker.plan(bulk, singles: 5, batchCapacity: 20)
-        #expect(bulkSplit.batched.map(\.account.userID) == (1...20).map { "b\($0)" } + (26...30).map { "b\($0)" })
-        #expect(bulkSplit.singles.map(\.account.userID) == (21...25).map { "b\($0)" })
+        let bulkSplit = ImportWorker.plan(bulk, singles: 5)
+        #expect(bulkSplit.batched.map(\.account.userID) == (1...30).map { "b\($0)" })
+        #expect(bulkSplit.singles.isEmpty)
     }
 }
