@@ -3,7 +3,7 @@ import Foundation
 /// One row of the audit trail. `id`, `at`, `hash` are assigned by the database
 /// (the chain trigger), so they are nil on events not yet written.
 public struct AuditEvent: Sendable, Equatable {
-    public enum Action: String, Sendable, CaseIterable {
+    public enum Action: String, Sendable, CaseIterable, Encodable {
         case accountImport = "account.import"
         case accountBatchImport = "account.batch_import"
         case accountLookup = "account.lookup"
@@ -47,6 +47,17 @@ public struct AuditEvent: Sendable, Equatable {
         self.attempt = attempt
         self.latencyMilliseconds = latencyMilliseconds
         self.idempotencyKey = idempotencyKey
+    }
+}
+
+/// The fields a writer supplies, under their column names (absent when nil),
+/// as `AuditLog.insert` sends them; id, at, prev_hash and hash are the database's.
+extension AuditEvent: Encodable {
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id", caller, action, userID = "user_id", chatUserID = "chat_user_id", outcome
+        case httpStatus = "http_status", tencentErrorCode = "tencent_error_code"
+        case tencentErrorInfo = "tencent_error_info", attempt, latencyMilliseconds = "latency_ms"
+        case idempotencyKey = "idempotency_key"
     }
 }
 

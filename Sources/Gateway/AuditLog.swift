@@ -38,7 +38,7 @@ final class AuditLog: Sendable {
     /// One statement text for any number of events (they travel as one JSON
     /// parameter), so the connection prepares it once.
     static func insert(_ events: [AuditEvent]) -> PostgresQuery {
-        let rows = JSON.text(events.map(Row.init))
+        let rows = JSON.text(events)
         return """
             INSERT INTO audit_events (request_id, caller, action, user_id, chat_user_id, outcome, http_status,
                 tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, prev_hash, hash, at, id)
@@ -51,40 +51,6 @@ final class AuditLog: Sendable {
                     tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, position)
             ORDER BY e.position
             """
-    }
-
-    /// An event as `insert` sends it.
-    private struct Row: Encodable {
-        var requestID, caller: String?
-        var action: String
-        var userID, chatUserID: String?
-        var outcome: String
-        var httpStatus, tencentErrorCode: Int?
-        var tencentErrorInfo: String?
-        var attempt, latencyMilliseconds: Int?
-        var idempotencyKey: String?
-
-        init(_ event: AuditEvent) {
-            requestID = event.requestID
-            caller = event.caller
-            action = event.action.rawValue
-            userID = event.userID
-            chatUserID = event.chatUserID
-            outcome = event.outcome
-            httpStatus = event.httpStatus
-            tencentErrorCode = event.tencentErrorCode
-            tencentErrorInfo = event.tencentErrorInfo
-            attempt = event.attempt
-            latencyMilliseconds = event.latencyMilliseconds
-            idempotencyKey = event.idempotencyKey
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case requestID = "request_id", caller, action, userID = "user_id", chatUserID = "chat_user_id", outcome
-            case httpStatus = "http_status", tencentErrorCode = "tencent_error_code"
-            case tencentErrorInfo = "tencent_error_info", attempt, latencyMilliseconds = "latency_ms"
-            case idempotencyKey = "idempotency_key"
-        }
     }
 
     /// Appends, returning once the event is committed.
