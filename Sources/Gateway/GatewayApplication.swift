@@ -267,7 +267,7 @@ public final class GatewayApplication: Sendable {
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
             throw GatewayError.unauthenticated("Send Authorization: Bearer <token>.")
         }
-        guard let caller = try await callers.authenticate(token: String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+        guard let caller = try await callers.authenticate(token: parts[1].trimmingHTTPWhitespace()) else {
             throw GatewayError.unauthenticated("The token is unknown or revoked.")
         }
         guard !caller.roles.isDisjoint(with: allowed) else {

@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 
 /// What ops dashboards watch (CONTRACT.md's list), on a registry of our own:
 /// `main` and tests each make one; nothing global is bootstrapped.
@@ -17,6 +18,12 @@ public final class GatewayMetrics: Sendable {
 
     private let pending: Gauge
     private let misconfigured: Gauge
+    /// The metrics every request touches, by label values: the registry builds
+    /// and checks a name and help text on each `make…`, a lookup here does not.
+    private let requestCounters = Handles<[String], Counter>()
+    private let requestDurations = Handles<String, DurationHistogram>()
+    private let importCounters = Handles<String, Counter>()
+    private let auditCounters = Handles<String, Counter>()
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -30,21 +37,25 @@ public final class GatewayMetrics: Sendable {
     }
 
     func httpRequest(route: String, method: String, status: Int, duration: Duration) {
-        registry.makeCounter(
-            descriptor: Self.name("http_requests", "total", "HTTP requests by route pattern, method and status."),
-            labels: [("route", route), ("method", method), ("status", String(status))]
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: Self.name("http_request_duration", "seconds", "HTTP request duration by route pattern."),
-            labels: [("route", route)], buckets: Self.latencyBuckets
-        ).record(duration)
+        let status = String(status)
+        requestCounters.get([route, method, status]) {
+            registry.makeCounter(
+                descriptor: Self.name("http_requests", "total", "HTTP requests by route pattern, method and status."),
+                labels: [("route", route), ("method", method), ("status", status)])
+        }.increment()
+        requestDurations.get(route) {
+            registry.makeDurationHistogram(
+                descriptor: Self.name("http_request_duration", "seconds", "HTTP request duration by route pattern."),
+                labels: [("route", route)], buckets: Self.latencyBuckets)
+        }.record(duration)
     }
 
     func importOutcome(_ outcome: String) {
-        registry.makeCounter(
-            descriptor: Self.name("imports", "total", "POST /accounts answers by outcome (imported, already_imported, updated, pending, rejected, ...)."),
-            labels: [("outcome", outcome)]
-        ).increment()
+        importCounters.get(outcome) {
+            registry.makeCounter(
+                descriptor: Self.name("imports", "total", "POST /accounts answers by outcome (imported, already_imported, updated, pending, rejected, ...)."),
+                labels: [("outcome", outcome)])
+        }.increment()
     }
 
     func upstreamCall(api: String, errorCode: String, duration: Duration) {
@@ -82,10 +93,11 @@ public final class GatewayMetrics: Sendable {
     }
 
     func auditEvent(action: String) {
-        registry.makeCounter(
-            descriptor: Self.name("audit_events", "total", "Audit events written, by action."),
-            labels: [("action", action)]
-        ).increment()
+        auditCounters.get(action) {
+            registry.makeCounter(
+                descriptor: Self.name("audit_events", "total", "Audit events written, by action."),
+                labels: [("action", action)])
+        }.increment()
     }
 
     func auditWriteFailure(action: String) {
@@ -98,6 +110,19 @@ public final class GatewayMetrics: Sendable {
     /// Prometheus text format 0.0.4.
     public func render() -> [UInt8] {
         registry.emitToBuffer()
+    }
+}
+
+/// Metric handles made once per label values. Label values come from closed
+/// sets (route patterns, methods, statuses, outcomes, actions), so this stays small.
+private final class Handles<Key: Hashable & Sendable, Metric: Sendable>: Sendable {
+    private let made = Mutex<[Key: Metric]>([:])
+
+    func get(_ key: Key, make: () -> Metric) -> Metric {
+        if let metric = made.withLock({ $0[key] }) { return metric }
+        let metric = make()  // the registry returns the same metric for the same labels
+        made.withLock { $0[key] = metric }
+        return metric
     }
 }
 
