@@ -6,20 +6,24 @@ import Synchronization
 /// Long-running servers that sign once at start-up fail when the signature
 /// expires; this renews it once it is older than `renewAfter` (default: one
 /// day, or half the validity when that is shorter), and at once after
-/// `invalidate()` (Tencent answered 70001/70052). Safe to share across tasks.
+/// `invalidate()` (Tencent answered 70001/70052) and `rotate(secretKey:)` (a
+/// new key was loaded). Safe to share across tasks.
 public final class AdminSignature: Sendable, CustomStringConvertible {
     public let sdkAppID: Int
     public let identifier: String
     /// Seconds each signature is valid for.
     public let validity: Int
+    /// A day, not the generator's 180 days: an admin signature that leaks (say,
+    /// through a proxy's access log of request URLs) is of use for hours only.
+    public static let defaultValidity = 86_400
     /// Age in seconds after which a new signature is made.
     public let renewAfter: Int
 
-    private let secretKey: String
     private let now: @Sendable () -> Date
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     private struct State {
+        var secretKey: String
         var current: String?
         var issuedAt = 0
         var made = 0
@@ -27,13 +31,13 @@ public final class AdminSignature: Sendable, CustomStringConvertible {
 
     public init(
         sdkAppID: Int, identifier: String, secretKey: String,
-        validity: Int = UserSig.defaultExpire, renewAfter: Int? = nil,
+        validity: Int = AdminSignature.defaultValidity, renewAfter: Int? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         precondition(validity > 0, "validity must be positive")
         self.sdkAppID = sdkAppID
         self.identifier = identifier
-        self.secretKey = secretKey
+        self.state = Mutex(State(secretKey: secretKey))
         self.validity = validity
         self.renewAfter = min(max(renewAfter ?? min(86_400, validity / 2), 0), validity)
         self.now = now
@@ -48,7 +52,7 @@ public final class AdminSignature: Sendable, CustomStringConvertible {
                 return current
             }
             let fresh = UserSig.generate(
-                identifier: identifier, sdkAppID: sdkAppID, secretKey: secretKey,
+                identifier: identifier, sdkAppID: sdkAppID, secretKey: state.secretKey,
                 expire: validity, now: Date(timeIntervalSince1970: TimeInterval(time)))
             state.made += 1
             state.current = fresh
@@ -60,6 +64,18 @@ public final class AdminSignature: Sendable, CustomStringConvertible {
     /// Forgets the cached signature so the next `current()` makes a new one.
     public func invalidate() {
         state.withLock { $0.current = nil }
+    }
+
+    /// Signs with `secretKey` from now on (a rotated key file). Returns false,
+    /// and changes nothing, when it is the key already in use.
+    @discardableResult
+    public func rotate(secretKey: String) -> Bool {
+        state.withLock { state in
+            guard state.secretKey != secretKey else { return false }
+            state.secretKey = secretKey
+            state.current = nil
+            return true
+        }
     }
 
     /// How many signatures were made so far, the first included (for metrics and tests).

@@ -1,9 +1,11 @@
 import Foundation
 import Logging
 
-/// Tencent Cloud Chat's account REST API. One call per method, plus one
-/// immediate retry when Tencent says the admin signature expired (70001/70052).
-/// Backoff, rate limiting and retries of transient failures belong to the caller.
+/// Tencent Cloud Chat's account REST API: one HTTP call per method call. When
+/// Tencent says the admin signature expired (70001/70052) the cached signature
+/// is dropped so the next call signs anew; retries (that one included), backoff
+/// and rate limiting belong to the caller, so every call takes a slot of the
+/// central limit and leaves an audit event.
 public struct TencentClient: Sendable {
     public let endpoint: TencentEndpoint
     public let signature: AdminSignature
@@ -65,15 +67,14 @@ public struct TencentClient: Sendable {
         encoder.outputFormatting = [.withoutEscapingSlashes]
         guard let data = try? encoder.encode(body) else { throw .invalidRequest("body not encodable") }
 
-        var reply = try await send(command, body: data)
+        let reply = try await send(command, body: data)
         if reply.errorClass == .renewSignature {
+            // The next call signs anew. It is the caller's to make: it takes a slot of
+            // the central limit and is audited like any other call.
             signature.invalidate()
-            logger.notice("admin UserSig rejected; renewing it and retrying once", metadata: [
+            logger.notice("admin UserSig rejected; the next call uses a new one", metadata: [
                 "upstream.api": "\(command)", "upstream.error_code": "\(reply.errorCode)",
             ])
-            reply = try await send(command, body: data)
-            reply.attempts = 2
-            if reply.errorClass == .renewSignature { signature.invalidate() }
         }
         return reply
     }

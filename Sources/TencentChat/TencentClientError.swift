@@ -2,7 +2,8 @@
 public enum TencentClientError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The network failed (retryable).
     case transport(TencentTransportError)
-    /// An HTTP status other than 200, e.g. a 502 from Tencent's edge (retryable).
+    /// An HTTP status other than 200: a 502 from Tencent's edge (retryable), or a
+    /// 3xx/4xx from a wrong base URL or proxy (misconfiguration).
     case httpStatus(Int)
     /// HTTP 200 whose body is not Tencent's JSON (retryable).
     case undecodableBody(String)
@@ -11,7 +12,8 @@ public enum TencentClientError: Error, Equatable, Sendable, CustomStringConverti
 
     public var errorClass: TencentErrorClass {
         switch self {
-        case .transport, .httpStatus, .undecodableBody: .transient
+        case .transport, .undecodableBody: .transient
+        case .httpStatus(let status): TencentErrorClass.classify(httpStatus: status)
         case .invalidRequest: .gatewayBug
         }
     }

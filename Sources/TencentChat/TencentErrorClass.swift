@@ -1,60 +1,68 @@
-/// What the gateway should do with a Tencent answer (TENCENT.md's table).
+/// What the gateway does with a Tencent answer. Every class has an end: the
+/// table in docs/UPSTREAM_ERRORS.md lists every documented code, its class and
+/// what happens to the account (a test keeps the two in step).
 public enum TencentErrorClass: String, Sendable, CaseIterable {
     /// Done.
     case success
-    /// Call frequency exceeded: slow down for everyone, retry later.
+    /// Call frequency exceeded: every API slows down on every replica, retry later.
     case rateLimited
-    /// 70050, too many failed UserSig checks: stop calling for at least 60 s, alert.
+    /// 70050, too many failed UserSig checks: no API is called for at least 60 s, alert.
     case signatureLockout
     /// Timeout or internal error (also HTTP 5xx and network errors): retry with backoff.
     case transient
-    /// The admin UserSig expired or was invalidated: make a new one, retry once.
+    /// The admin UserSig expired or was invalidated: make a new one, retry (taking a slot like any call).
     case renewSignature
-    /// Key, app, region, admin or IP allowlist is wrong: keep pending, alert operators.
+    /// Key, app, region, admin or IP allowlist is wrong, or the upstream answered
+    /// HTTP 3xx/4xx (a wrong base URL): the circuit breaker opens, accounts stay pending, alert.
     case misconfiguration
-    /// Rejected for good (field too long, quota, invalid parameters): reject to the caller.
+    /// Rejected for good for this account (field too long, quota, invalid
+    /// parameters, deleted account): the account ends `failed`, the caller gets 422.
     case permanent
-    /// Tencent could not parse the URL or JSON: a bug in the gateway, alert.
+    /// Tencent could not parse the URL or JSON: a bug in the gateway, alert; retried slowly.
     case gatewayBug
+    /// A code Tencent does not document for these APIs: retried a bounded number
+    /// of times (GATEWAY_MAX_UNEXPLAINED_ATTEMPTS), then the account ends `failed` with it.
+    case undocumented
 
     /// Whether repeating the same call later can succeed without a human.
     public var isRetryable: Bool {
         switch self {
-        case .rateLimited, .signatureLockout, .transient, .renewSignature: true
+        case .rateLimited, .signatureLockout, .transient, .renewSignature, .undocumented: true
         case .success, .misconfiguration, .permanent, .gatewayBug: false
         }
     }
 
-    public static func classify(_ code: Int) -> TencentErrorClass {
-        switch code {
-        case 0:
-            return .success
-        case 60007, 60011, 60018, 60019:
-            return .rateLimited
-        case 70050:
-            return .signatureLockout
-        case 60008, 70169, 70202, 70500, 40006:
-            return .transient
-        case 70001, 70052:
-            return .renewSignature
-        case 60004, 60005, 60006, 60010, 60012, 60016, 60020, 60021,
-             70003, 70005, 70009, 70013, 70014, 70016, 70020, 70403:
-            return .misconfiguration
-        case 40601, 70398, 70402, 70206:
-            return .permanent
-        case 60002, 60003:
-            return .gatewayBug
-        default:
-            // An undocumented code is more likely a new internal error than a
-            // verdict on the account; retrying with backoff is safe because
-            // imports are idempotent, while rejecting could lose a good account.
-            return .transient
+    /// The documented codes of the account APIs and their classes (TENCENT.md).
+    public static let documented: [Int: TencentErrorClass] = {
+        var table: [Int: TencentErrorClass] = [0: .success]
+        for code in [60007, 60011, 60018, 60019] { table[code] = .rateLimited }
+        table[70050] = .signatureLockout
+        for code in [60008, 70169, 70202, 70500, 40006] { table[code] = .transient }
+        for code in [70001, 70052] { table[code] = .renewSignature }
+        for code in [60004, 60005, 60006, 60010, 60012, 60016, 60020, 60021,
+                     70003, 70005, 70009, 70013, 70014, 70016, 70020, 70403] {
+            table[code] = .misconfiguration
         }
+        // 70399: the UserID was deleted and cannot be imported again for months.
+        for code in [40601, 70398, 70399, 70402, 70206] { table[code] = .permanent }
+        for code in [60002, 60003] { table[code] = .gatewayBug }
+        return table
+    }()
+
+    public static func classify(_ code: Int) -> TencentErrorClass {
+        // An undocumented code is neither retried forever (it may be a verdict on
+        // the account) nor taken as final at once (it may be a new internal error).
+        documented[code] ?? .undocumented
     }
 
-    /// Classification of an HTTP status other than 200: Tencent answers 200
-    /// unless its network path failed, so anything else is worth retrying.
+    /// An HTTP status other than 200. Tencent answers 200 unless its network
+    /// path failed (5xx: retry); a redirect or a client error means the request
+    /// went to the wrong place (a wrong base URL, a proxy): misconfiguration.
     public static func classify(httpStatus: Int) -> TencentErrorClass {
-        httpStatus == 200 ? .success : .transient
+        switch httpStatus {
+        case 200: .success
+        case 300..<500: .misconfiguration
+        default: .transient
+        }
     }
 }

@@ -10,12 +10,10 @@ public struct TencentReply: Sendable, Equatable {
     public var failAccounts: [String]
     /// `account_check` / `account_delete`: one result per UserID.
     public var resultItems: [AccountResult]
-    /// 1, or 2 when the admin signature was renewed and the call repeated.
-    public var attempts: Int
 
     public init(
         actionStatus: String, errorCode: Int, errorInfo: String,
-        failAccounts: [String] = [], resultItems: [AccountResult] = [], attempts: Int = 1
+        failAccounts: [String] = [], resultItems: [AccountResult] = []
     ) {
         self.actionStatus = actionStatus
         self.errorCode = errorCode
@@ -25,7 +23,6 @@ public struct TencentReply: Sendable, Equatable {
         self.errorClass = okAndZero ? .success : (errorCode == 0 ? .transient : TencentErrorClass.classify(errorCode))
         self.failAccounts = failAccounts
         self.resultItems = resultItems
-        self.attempts = attempts
     }
 
     public var isSuccess: Bool { errorClass == .success }

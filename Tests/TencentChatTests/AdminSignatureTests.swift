@@ -4,6 +4,7 @@ import TencentChat
 
 @Suite struct AdminSignatureTests {
     func make(_ clock: TestClock, validity: Int = UserSig.defaultExpire, renewAfter: Int? = nil) -> AdminSignature {
+        // The 180-day generator default, to test the one-day cap on renewal.
         AdminSignature(
             sdkAppID: Fixture.sdkAppID, identifier: Fixture.admin, secretKey: Fixture.secretKey,
             validity: validity, renewAfter: renewAfter, now: clock.function)
@@ -23,6 +24,35 @@ import TencentChat
         #expect(second != first)
         #expect(signature.signaturesMade == 2)
         #expect(try UserSig.decode(second).time == Int(clock.now.timeIntervalSince1970))
+    }
+
+    /// Short-lived by default: valid for a day, renewed at half of it, long before it expires.
+    @Test func defaultSignaturesLiveADay() throws {
+        let clock = TestClock()
+        let signature = AdminSignature(sdkAppID: Fixture.sdkAppID, identifier: Fixture.admin, secretKey: Fixture.secretKey,
+                                       now: clock.function)
+        #expect(signature.validity == 86_400)
+        #expect(signature.renewAfter == 43_200)
+        let first = signature.current()
+        #expect(try UserSig.decode(first).expire == 86_400)
+        clock.advance(by: 43_200)
+        #expect(signature.current() != first)
+    }
+
+    /// A rotated key signs from the next call on; the same key again changes nothing.
+    @Test func rotationSignsWithTheNewKey() throws {
+        let clock = TestClock()
+        let signature = make(clock, validity: 600)
+        _ = signature.current()
+        #expect(!signature.rotate(secretKey: Fixture.secretKey))
+        #expect(signature.signaturesMade == 1)
+        #expect(signature.rotate(secretKey: "another-key"))
+        let rotated = signature.current()
+        #expect(signature.signaturesMade == 2)
+        try UserSig.verify(rotated, identifier: Fixture.admin, sdkAppID: Fixture.sdkAppID, secretKey: "another-key", now: clock.now)
+        #expect(throws: UserSigError.self) {
+            try UserSig.verify(rotated, identifier: Fixture.admin, sdkAppID: Fixture.sdkAppID, secretKey: Fixture.secretKey, now: clock.now)
+        }
     }
 
     @Test func shortValidityRenewsAtHalfLife() {
