@@ -19,7 +19,7 @@ extension GatewayConfiguration {
         do { endpoint = try TencentEndpoint(parsing: self.endpoint) } catch { throw ValidationError("\(error)") }
         return TencentClient(
             endpoint: endpoint,
-            signature: AdminSignature(sdkAppID: sdkAppID, identifier: adminIdentifier, secretKey: secretKey),
+            signature: AdminSignature(sdkAppID: sdkAppID, identifier: adminIdentifier, secretKey: secretKey, validity: userSigValidity),
             transport: URLSessionTransport(), logger: logger)
     }
 }

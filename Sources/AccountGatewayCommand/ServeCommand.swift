@@ -43,7 +43,14 @@ struct ServeCommand: AsyncParsableCommand {
             "tencent.sdkappid": "\(configuration.sdkAppID)", "gateway.id_strategy": "\(configuration.idStrategy.rawValue)",
         ])
 
-        let background = Task { await app.runBackgroundTasks() }
+        let background = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await app.runBackgroundTasks() }
+                if let path = configuration.secretKeyFile {
+                    group.addTask { await SecretKeyReloader(path: path, signature: client.signature, application: app, logger: logger).run() }
+                }
+            }
+        }
         await ShutdownSignal.wait(logger: logger)
         logger.info("shutting down: no new connections, finishing in-flight requests",
                     metadata: ["shutdown.grace_s": "\(shutdownGrace)"])

@@ -141,7 +141,8 @@ enum AccountStore {
         let result = try connection.query("""
             UPDATE accounts SET nick = \(nick), face_url = \(faceURL), status = 'pending', updated_at = now(),
                 next_attempt_at = now(), requested_by = \(caller), request_id = \(requestID), requested_in_bulk = \(bulk),
-                attempts = CASE WHEN \(resetAttempts) THEN 0 ELSE attempts END
+                attempts = CASE WHEN \(resetAttempts) THEN 0 ELSE attempts END,
+                unexplained_attempts = CASE WHEN \(resetAttempts) THEN 0 ELSE unexplained_attempts END
             WHERE user_id = \(userID)
             RETURNING \(unescaped: columns)
             """)

@@ -48,8 +48,14 @@ public struct UpstreamReply: Sendable, Equatable {
         case ok
         /// Tencent answered with a non-zero ErrorCode.
         case tencent(code: Int, info: String)
-        /// No usable answer: network error, timeout, HTTP 5xx, undecodable body.
+        /// An HTTP status other than 200: 5xx from Tencent's edge, or 3xx/4xx from a
+        /// wrong base URL or a proxy.
+        case httpStatus(Int)
+        /// No usable answer: network error, timeout, undecodable body.
         case transport(String)
+        /// multiaccount_import succeeded as a call but listed this account in
+        /// `FailAccounts`, which carries no reason.
+        case listedInFailAccounts
     }
 
     public var api: API

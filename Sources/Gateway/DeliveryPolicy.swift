@@ -1,6 +1,6 @@
 import TencentChat
 
-/// What to do with an upstream answer (TENCENT.md's table): pure, so every
+/// What to do with an upstream answer (docs/UPSTREAM_ERRORS.md): pure, so every
 /// code's handling is unit-tested without a network.
 struct DeliveryPolicy: Sendable {
     /// Capped exponential backoff with full jitter for transient failures.
@@ -9,8 +9,13 @@ struct DeliveryPolicy: Sendable {
     var rateLimitedDelay: Duration = .seconds(1)
     /// 70050: stop calling for at least 60 s.
     var lockoutDelay: Duration = .seconds(60)
-    /// Misconfiguration cannot heal by retrying; look again once a minute.
-    var misconfigurationDelay: Duration = .seconds(60)
+    /// Misconfiguration cannot heal by retrying: the breaker's probes decide when to try again.
+    var misconfigurationDelay: Duration = .seconds(30)
+    /// A bug of ours cannot heal by retrying either; look again once a minute.
+    var gatewayBugDelay: Duration = .seconds(60)
+    /// Answers with an undocumented code (or an unexplained FailAccounts listing)
+    /// an account may get before it ends `failed` (GATEWAY_MAX_UNEXPLAINED_ATTEMPTS).
+    var maxUnexplainedAttempts = 5
     /// A number in 0..<1 for jitter; injected in tests.
     var random: @Sendable () -> Double = { Double.random(in: 0..<1) } {
         didSet { backoff.random = random }
@@ -22,6 +27,17 @@ struct DeliveryPolicy: Sendable {
             return .imported
         case .transport(let why):
             return .retry(after: backoff.delay(attempt: attempt), reason: .transient, code: nil, info: why)
+        case .httpStatus(let status):
+            let info = "upstream answered HTTP \(status)"
+            if TencentErrorClass.classify(httpStatus: status) == .misconfiguration {
+                return .retry(after: misconfigurationDelay, reason: .misconfiguration, code: nil, info: info)
+            }
+            return .retry(after: backoff.delay(attempt: attempt), reason: .transient, code: nil, info: info)
+        case .listedInFailAccounts:
+            // No reason given: asked again alone (`ImportDelivery.explain`); counted when that
+            // cannot explain it either.
+            return .retry(after: backoff.delay(attempt: attempt), reason: .unexplained, code: nil,
+                          info: "listed in multiaccount_import's FailAccounts without a reason")
         case .tencent(let code, let info):
             switch TencentErrorClass.classify(code) {
             case .success:
@@ -35,10 +51,14 @@ struct DeliveryPolicy: Sendable {
             case .misconfiguration:
                 return .retry(after: misconfigurationDelay, reason: .misconfiguration, code: code, info: info)
             case .gatewayBug:
-                return .retry(after: misconfigurationDelay, reason: .gatewayBug, code: code, info: info)
-            case .transient, .renewSignature:
-                // The client already renewed the signature and retried once.
+                return .retry(after: gatewayBugDelay, reason: .gatewayBug, code: code, info: info)
+            case .renewSignature:
+                // The client dropped the signature; the retry signs anew and takes its own slot.
+                return .retry(after: backoff.delay(attempt: 1), reason: .renewSignature, code: code, info: info)
+            case .transient:
                 return .retry(after: backoff.delay(attempt: attempt), reason: .transient, code: code, info: info)
+            case .undocumented:
+                return .retry(after: backoff.delay(attempt: attempt), reason: .unexplained, code: code, info: info)
             }
         }
     }
@@ -62,8 +82,24 @@ enum DeliveryDecision: Sendable, Equatable {
         case .retry(_, let reason, _, _): reason.rawValue
         }
     }
+
+    var retryReason: RetryReason? {
+        if case .retry(_, let reason, _, _) = self { return reason }
+        return nil
+    }
+
+    /// Tencent took the request as authentic and well-addressed: the configuration works.
+    var provesConfiguration: Bool {
+        switch self {
+        case .imported, .rejected: true
+        case .retry: false
+        }
+    }
 }
 
 enum RetryReason: String, Sendable {
     case transient, rateLimited = "rate_limited", lockout, misconfiguration, gatewayBug = "gateway_bug"
+    case renewSignature = "renew_signature"
+    /// An undocumented code, or FailAccounts without a reason: bounded attempts.
+    case unexplained
 }

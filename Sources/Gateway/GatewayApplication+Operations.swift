@@ -23,7 +23,13 @@ extension GatewayApplication {
                 let detail = "Schema version is \(version); this build needs \(Migrator.expectedVersion). Run `account-gateway migrate`."
                 return GatewayError.notReady(detail).response(requestID: requestID)
             }
-            return Self.json(200, ["status": "ready", "schema_version": String(version)])
+            var body = ["status": "ready", "schema_version": String(version)]
+            // Ready all the same: requests are still accepted and stored, and answered 202.
+            if let open = await delivery.breaker.state() {
+                body["upstream"] = "circuit breaker open after \(open.code.map { "Tencent code \($0)" } ?? "an upstream answer"): \(open.reason)"
+                    + "; calls to Tencent wait for the configuration to be fixed"
+            }
+            return Self.json(200, body)
         } catch {
             logger.warning("readiness check failed", metadata: ["error": "\(error)"])
             return GatewayError.notReady("The database does not answer.").response(requestID: requestID)

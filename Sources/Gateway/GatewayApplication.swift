@@ -33,13 +33,16 @@ public final class GatewayApplication: Sendable {
         self.audit = AuditLog(pool: pool, logger: logger, metrics: metrics)
         let signals = OutcomeSignals()
         let limitStore = PostgresRateLimitStore(pool: limiterPool ?? pool)
+        var policy = DeliveryPolicy()
+        policy.maxUnexplainedAttempts = configuration.maxUnexplainedAttempts
         self.delivery = ImportDelivery(
-            pool: pool, upstream: upstream, policy: DeliveryPolicy(), signals: signals, owner: replicaID,
+            pool: pool, upstream: upstream, policy: policy, signals: signals, owner: replicaID,
             metrics: metrics, logger: logger,
             importLimiter: RateLimiter(api: UpstreamReply.API.accountImport.rawValue, configuredRate: configuration.importRate,
                                        store: limitStore, metrics: metrics, logger: logger),
             batchLimiter: RateLimiter(api: UpstreamReply.API.multiaccountImport.rawValue, configuredRate: configuration.batchRate,
-                                      store: limitStore, metrics: metrics, logger: logger, headroom: RateLimiter.batchHeadroom))
+                                      store: limitStore, metrics: metrics, logger: logger, headroom: RateLimiter.batchHeadroom),
+            breaker: UpstreamBreaker(pool: pool, metrics: metrics, logger: logger))
         self.idempotency = IdempotencyStore(pool: pool)
         self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
                                      wait: .milliseconds(configuration.waitMilliseconds),
@@ -68,6 +71,11 @@ public final class GatewayApplication: Sendable {
                                   quota: self.imports.quota, logger: self.logger).run()
             }
         }
+    }
+
+    /// A new secret key was loaded: the breaker, if open, probes at once.
+    public func upstreamConfigurationChanged() async {
+        await delivery.breaker.probeSoon()
     }
 
     /// For shutdown, after the server stopped and the worker was cancelled:

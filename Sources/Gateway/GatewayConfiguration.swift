@@ -17,6 +17,12 @@ public struct GatewayConfiguration: Sendable {
     /// Backlog quotas (429 beyond them): pending imports per caller, and in all.
     public var maxPendingPerCaller: Int
     public var maxPending: Int
+    /// Undocumented answers (or FailAccounts without a reason) an account may get before it ends `failed`.
+    public var maxUnexplainedAttempts: Int
+    /// Seconds each admin UserSig is valid; a new one is made at half that age.
+    public var userSigValidity: Int
+    /// The file the secret key came from, re-read on SIGHUP and when it changes.
+    public var secretKeyFile: String?
     public var logLevel: Logger.Level
     /// How long a successful authentication is remembered by a replica; a
     /// revoked token stops working within this time. Not an environment
@@ -59,7 +65,8 @@ public struct GatewayConfiguration: Sendable {
         }
 
         secretKey = ""
-        if let path = value("TENCENT_SECRET_KEY_FILE") {
+        secretKeyFile = value("TENCENT_SECRET_KEY_FILE")
+        if let path = secretKeyFile {
             do {
                 secretKey = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
                 if secretKey.isEmpty { problems.append("TENCENT_SECRET_KEY_FILE \(path) is empty") }
@@ -87,6 +94,9 @@ public struct GatewayConfiguration: Sendable {
         waitMilliseconds = integer("GATEWAY_WAIT_MS", default: 3000, range: 0...60_000)
         maxPendingPerCaller = integer("GATEWAY_MAX_PENDING_PER_CALLER", default: 100_000, range: 1...100_000_000)
         maxPending = integer("GATEWAY_MAX_PENDING", default: 1_000_000, range: 1...100_000_000)
+        maxUnexplainedAttempts = integer("GATEWAY_MAX_UNEXPLAINED_ATTEMPTS", default: 5, range: 1...1_000)
+        // A day by default: a signature leaked through a proxy's log is of use for hours, not half a year.
+        userSigValidity = integer("TENCENT_USERSIG_VALIDITY", default: 86_400, range: 300...15_552_000)
 
         logLevel = .info
         if let raw = value("LOG_LEVEL") {

@@ -29,7 +29,7 @@ public final class GatewayMetrics: Sendable {
         self.registry = registry
         pending = registry.makeGauge(descriptor: Self.name("pending_imports", "", "Accounts accepted but not yet confirmed by Tencent."))
         misconfigured = registry.makeGauge(descriptor: Self.name(
-            "upstream_misconfigured", "", "1 while Tencent answers with misconfiguration codes (key, app, region, admin): operators must act."))
+            "upstream_misconfigured", "", "1 while the upstream circuit breaker is open after a misconfiguration answer (key, app, region, admin, base URL): operators must act."))
     }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -74,6 +74,15 @@ public final class GatewayMetrics: Sendable {
         registry.makeCounter(
             descriptor: Self.name("upstream_alerts", "total", "Upstream answers that need an operator, by reason."),
             labels: [("reason", reason)]
+        ).increment()
+    }
+
+    /// An account ended `failed` after its bounded unexplained answers (undocumented codes, FailAccounts without a reason).
+    func upstreamUnexplainedFailure(code: Int?) {
+        registry.makeCounter(
+            descriptor: Self.name("upstream_unexplained_failures", "total",
+                                  "Accounts that ended failed after repeated undocumented answers, by the last code ('none': FailAccounts without a reason)."),
+            labels: [("code", code.map(String.init) ?? "none")]
         ).increment()
     }
 

@@ -54,8 +54,11 @@ extension ImportDelivery {
         await callBatch(chunk)
     }
 
-    /// One multiaccount_import call for the chunk, its outcomes and audit event recorded in one statement.
+    /// One multiaccount_import call for the chunk, its outcomes and audit event
+    /// recorded in one statement; then each account it listed in FailAccounts
+    /// asked again alone (`explain`), so it ends by its own reason.
     private func callBatch(_ chunk: [Claim]) async {
+        guard let permit = await passBreaker(chunk) else { return }
         var log = logger
         if let requestID = chunk.first?.requestID { log[metadataKey: "request_id"] = "\(requestID)" }
         log[metadataKey: "batch.size"] = "\(chunk.count)"
@@ -65,27 +68,35 @@ extension ImportDelivery {
         metrics.upstreamCall(api: UpstreamReply.API.multiaccountImport.rawValue, errorCode: reply.result.metricLabel, duration: reply.latency)
         let attempt = chunk.map(\.account.attempts).max() ?? 1
         let decision = policy.decide(reply.result, attempt: attempt)
-        let outcomes = zip(chunk, sent).map { claim, account in
-            // The call succeeded but not for this account: Tencent gives no reason, so try again.
-            let mine = decision == .imported && reply.failed.contains(account.chatUserID)
-                ? policy.decide(.transport("listed in FailAccounts"), attempt: claim.account.attempts) : decision
-            return OutcomeRow(claim.account.userID, sent: account, decision: mine)
-        }
-        await observe(decision, result: reply.result, api: .multiaccountImport, limiter: batchLimiter, log: log)
+        await observe(decision, result: reply.result, api: .multiaccountImport, limiter: batchLimiter, probe: permit == .probe, log: log)
 
-        let failedCount = outcomes.filter { $0.status != "imported" }.count
+        // Listed in FailAccounts: kept leased, and explained one by one below.
+        let listed = decision == .imported ? chunk.filter { reply.failed.contains($0.account.chatUserID) } : []
+        let listedIDs = Set(listed.map(\.account.userID))
+        let outcomes = zip(chunk, sent).compactMap { claim, account in
+            listedIDs.contains(claim.account.userID) ? nil : OutcomeRow(claim.account.userID, sent: account, decision: decision)
+        }
         let event = AuditEvent(
             requestID: chunk.first?.requestID, caller: chunk.first?.caller, action: .upstreamMultiaccountImport,
-            outcome: decision == .imported && failedCount > 0 ? "partial" : decision.outcome,
+            outcome: listed.isEmpty ? decision.outcome : "partial",
             tencentErrorCode: reply.result.tencentCode, tencentErrorInfo: reply.result.tencentInfo,
             attempt: attempt, latencyMilliseconds: reply.latency.milliseconds)
         do {
-            try await record(outcomes, event: event)
+            let recorded = try await record(outcomes, event: event)
             metrics.auditEvent(action: event.action.rawValue)
+            for account in recorded { noteUnexplainedEnd(account, decision: decision, log: log) }
         } catch {
             log.error("could not record the upstream outcomes; the leases will expire and the imports be retried",
                       metadata: ["error": "\(error)"])
         }
-        for claim in chunk { signals.signal(claim.account.userID) }
+        for claim in chunk where !listedIDs.contains(claim.account.userID) { signals.signal(claim.account.userID) }
+        if !listed.isEmpty {
+            log.info("accounts listed in FailAccounts are asked again one by one", metadata: ["batch.fail_accounts": "\(listed.count)"])
+            await withDiscardingTaskGroup { group in
+                for claim in listed {
+                    group.addTask { await self.explain(claim) }
+                }
+            }
+        }
     }
 }

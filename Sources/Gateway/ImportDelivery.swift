@@ -35,11 +35,14 @@ final class ImportDelivery: Sendable {
     /// The central budget, per upstream API.
     let importLimiter: RateLimiter
     let batchLimiter: RateLimiter
+    /// Shared by every replica: no calls but a probe while the configuration is wrong.
+    let breaker: UpstreamBreaker
 
     init(pool: PostgresPool, upstream: AccountUpstream, policy: DeliveryPolicy,
          signals: OutcomeSignals, owner: String, metrics: GatewayMetrics, logger: Logger,
-         importLimiter: RateLimiter, batchLimiter: RateLimiter) {
+         importLimiter: RateLimiter, batchLimiter: RateLimiter, breaker: UpstreamBreaker) {
         self.metrics = metrics
+        self.breaker = breaker
         self.importLimiter = importLimiter
         self.batchLimiter = batchLimiter
         self.pool = pool
@@ -163,8 +166,24 @@ final class ImportDelivery: Sendable {
         await giveBack([claim], dueIn: delay)
     }
 
+    /// Whether a call may go out now; while the breaker is open (and this is not
+    /// its probe) the claims are given back, due when the next probe is.
+    func passBreaker(_ claims: [Claim]) async -> UpstreamBreaker.Permit? {
+        let permit = await breaker.permit()
+        if case .wait(let delay) = permit {
+            await giveBack(claims, dueIn: delay)
+            return nil
+        }
+        return permit
+    }
+
+    /// One account_import (or, for an account Tencent has, a one-item
+    /// multiaccount_import) and its outcome. `explaining`: the account was listed
+    /// in a multiaccount_import's FailAccounts, and is asked again alone through
+    /// account_import, whose answer carries its own reason.
     @discardableResult
-    private func call(_ claim: Claim, limiter: RateLimiter) async -> Account? {
+    private func call(_ claim: Claim, limiter: RateLimiter, explaining: Bool = false) async -> Account? {
+        guard let permit = await passBreaker([claim]) else { return nil }
         let account = claim.account
         let sent = UpstreamAccount(chatUserID: account.chatUserID, nick: account.nick, faceURL: account.faceURL)
         var log = logger
@@ -172,17 +191,35 @@ final class ImportDelivery: Sendable {
         log[metadataKey: "import.attempt"] = "\(account.attempts)"
         if let requestID = claim.requestID { log[metadataKey: "request_id"] = "\(requestID)" }
 
-        let reply = await upstream.importAccount(sent, updatingProfile: account.upstreamExists)
-        let decision = policy.decide(reply.result, attempt: account.attempts)
-        metrics.upstreamCall(api: reply.api.rawValue, errorCode: reply.result.metricLabel, duration: reply.latency)
-        let event = AuditEvent(
+        let reply = await upstream.importAccount(sent, updatingProfile: account.upstreamExists && !explaining)
+        var result = reply.result
+        if explaining, result == .ok, account.upstreamExists {
+            // Tencent has the account, but account_import does not update profiles:
+            // why multiaccount_import refused the new one is still unexplained.
+            result = .listedInFailAccounts
+        }
+        let decision = policy.decide(result, attempt: account.attempts)
+        metrics.upstreamCall(api: reply.api.rawValue, errorCode: result.metricLabel, duration: reply.latency)
+        var event = AuditEvent(
             requestID: claim.requestID, caller: claim.caller,
             action: reply.api == .accountImport ? .upstreamAccountImport : .upstreamMultiaccountImport,
             userID: account.userID, chatUserID: account.chatUserID, outcome: decision.outcome,
-            tencentErrorCode: reply.result.tencentCode, tencentErrorInfo: reply.result.tencentInfo,
+            tencentErrorCode: result.tencentCode, tencentErrorInfo: result.tencentInfo,
             attempt: account.attempts, latencyMilliseconds: reply.latency.milliseconds)
 
-        await observe(decision, result: reply.result, api: reply.api, limiter: limiter, log: log)
+        await observe(decision, result: result, api: reply.api, limiter: limiter, probe: permit == .probe, log: log)
+
+        if result == .listedInFailAccounts && !explaining {
+            // This call's own event, then the account alone through account_import.
+            event.outcome = "fail_accounts"
+            do {
+                try await record([], event: event)
+                metrics.auditEvent(action: event.action.rawValue)
+            } catch {
+                log.error("could not record the upstream call", metadata: ["error": "\(error)"])
+            }
+            return await explain(claim)
+        }
 
         var recorded: Account?
         do {
@@ -192,8 +229,34 @@ final class ImportDelivery: Sendable {
             log.error("could not record the upstream outcome; the lease will expire and the import be retried",
                       metadata: ["error": "\(error)"])
         }
+        if let recorded { noteUnexplainedEnd(recorded, decision: decision, log: log) }
         signals.signal(account.userID)
         return recorded
+    }
+
+    /// An account multiaccount_import listed in FailAccounts, asked again alone
+    /// through account_import inside the central budget, so it ends by its own reason.
+    @discardableResult
+    func explain(_ claim: Claim) async -> Account? {
+        let grant = await importLimiter.acquire(deadline: .now + Self.explainWait)
+        guard grant.permitted else {
+            await giveBack(claim, dueIn: grant.retryAfter)
+            return nil
+        }
+        return await call(claim, limiter: importLimiter, explaining: true)
+    }
+
+    /// How long an account listed in FailAccounts waits for an account_import slot before it is given back.
+    static let explainWait: Duration = .seconds(2)
+
+    /// Logs and counts an account that ended `failed` after its bounded unexplained answers.
+    func noteUnexplainedEnd(_ account: Account, decision: DeliveryDecision, log: Logger) {
+        guard account.status == .failed, decision.retryReason == .unexplained else { return }
+        metrics.upstreamUnexplainedFailure(code: account.lastError?.code)
+        log.error("import failed after repeated unexplained upstream answers; an operator should look at the code", metadata: [
+            "account.user_id": "\(account.userID)", "upstream.error_code": "\(account.lastError.map { String($0.code) } ?? "none")",
+            "upstream.error_info": "\(account.lastError?.info ?? "")", "import.max_unexplained": "\(policy.maxUnexplainedAttempts)",
+        ])
     }
 
     func countInFlight(_ delta: Int) {
@@ -218,22 +281,23 @@ final class ImportDelivery: Sendable {
         }
     }
 
-    /// Metrics, logs and the shared limiter's adaptive protection for one decision.
+    /// Metrics, logs, the breaker and the shared limiter's adaptive protection for one decision.
     func observe(_ decision: DeliveryDecision, result: UpstreamReply.Result, api: UpstreamReply.API,
-                 limiter: RateLimiter, log: Logger) async {
+                 limiter: RateLimiter, probe: Bool, log: Logger) async {
+        if decision.provesConfiguration { await breaker.reportSuccess() }
         switch decision {
         case .imported:
-            metrics.setMisconfigured(false)
             log.debug("upstream import succeeded", metadata: ["upstream.api": "\(api.rawValue)"])
         case .rejected(let code, let info):
             log.warning("upstream rejected the import for good",
                         metadata: ["upstream.error_code": "\(code)", "upstream.error_info": "\(info)"])
-        case .retry(let delay, let reason, _, let info):
+        case .retry(let delay, let reason, let code, let info):
+            // 70050 and "too fast" concern the whole app at Tencent: every API, every replica.
             if reason == .rateLimited { await limiter.reportRateLimited() }
             if reason == .lockout { await limiter.reportLockout() }
+            if reason == .misconfiguration { await breaker.reportMisconfiguration(code: code, reason: info, probe: probe) }
             let needsOperator = reason == .misconfiguration || reason == .lockout || reason == .gatewayBug
             if needsOperator { metrics.upstreamAlert(reason: reason.rawValue) }
-            if reason == .misconfiguration { metrics.setMisconfigured(true) }
             let level: Logger.Level = needsOperator ? .error : .warning
             log.log(level: level, "upstream import will be retried", metadata: [
                 "upstream.api": "\(api.rawValue)", "upstream.error_code": "\(result.tencentCode.map(String.init) ?? "none")",
@@ -252,23 +316,30 @@ final class ImportDelivery: Sendable {
         var code: Int?
         var info: String?
         var delayMilliseconds: Int
+        /// Counts towards the bounded attempts of unexplained answers.
+        var unexplained: Bool
 
         init(_ userID: String, sent: UpstreamAccount, decision: DeliveryDecision) {
             self.userID = userID
             nick = sent.nick
             faceURL = sent.faceURL
+            unexplained = decision.retryReason == .unexplained
             switch decision {
             case .imported:
-                (status, imported, code, info, delayMilliseconds) = ("imported", true, nil, nil, 0)
+                (status, imported, code, info, delayMilliseconds) = (Account.Status.imported.rawValue, true, nil, nil, 0)
             case .rejected(let code, let info):
-                (status, imported, self.code, self.info, delayMilliseconds) = ("failed", false, code, info, 0)
-            case .retry(let delay, _, let code, let info):
-                (status, imported, self.code, self.info, delayMilliseconds) = ("pending", false, code, code == nil ? nil : info, delay.milliseconds)
+                (status, imported, self.code, self.info, delayMilliseconds) = (Account.Status.failed.rawValue, false, code, info, 0)
+            case .retry(let delay, let reason, let code, let info):
+                // Unexplained answers keep their text even without a code: it is what a failed account will show.
+                let keepInfo = code != nil || reason == .unexplained
+                (status, imported, self.code, self.info, delayMilliseconds) =
+                    (Account.Status.pending.rawValue, false, code, keepInfo ? info : nil, delay.milliseconds)
             }
         }
 
         enum CodingKeys: String, CodingKey {
             case userID = "user_id", nick, faceURL = "face_url", status, imported, code, info, delayMilliseconds = "delay_ms"
+            case unexplained
         }
     }
 
@@ -281,10 +352,16 @@ final class ImportDelivery: Sendable {
     func record(_ outcomes: [OutcomeRow], event: AuditEvent) async throws -> [Account] {
         let owner = self.owner
         let rows = JSON.text(outcomes)
+        let maxUnexplained = policy.maxUnexplainedAttempts
         return try await pool.query("""
             WITH s AS (
-                SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
-                    imported boolean, code integer, info text, delay_ms integer)
+                -- The last of the bounded unexplained answers ends the account `failed` with it.
+                SELECT x.user_id, x.nick, x.face_url, x.imported, x.code, x.info, x.delay_ms, x.unexplained,
+                       CASE WHEN x.unexplained AND a.unexplained_attempts + 1 >= \(maxUnexplained)::integer
+                            THEN 'failed' ELSE x.status END AS status
+                FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
+                    imported boolean, code integer, info text, delay_ms integer, unexplained boolean)
+                JOIN accounts a ON a.user_id = x.user_id
             ), locked AS (
                 -- Rows are locked in user_id order, as every writer of several accounts
                 -- locks them, so an outcome and a batch's intents cannot deadlock.
@@ -298,6 +375,7 @@ final class ImportDelivery: Sendable {
                                        AND a.face_url IS NOT DISTINCT FROM s.face_url THEN now() ELSE a.imported_at END,
                     upstream_exists = a.upstream_exists OR s.imported,
                     last_error_code = s.code, last_error_info = s.info,
+                    unexplained_attempts = a.unexplained_attempts + s.unexplained::integer,
                     next_attempt_at = now() + s.delay_ms * interval '1 millisecond',
                     lease_owner = CASE WHEN a.lease_owner = \(owner) THEN NULL ELSE a.lease_owner END,
                     lease_until = CASE WHEN a.lease_owner = \(owner) THEN NULL ELSE a.lease_until END,

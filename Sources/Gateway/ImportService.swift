@@ -74,7 +74,9 @@ final class ImportService: Sendable {
         // delivers it with no further round trip; not when account_import's budget
         // is reserved beyond the first half of the wait (the worker then coalesces it).
         let servable = await delivery.importLimiter.mayServe(before: slotDeadline(deadline))
-        let deliverNow = refusal == nil && servable
+        // While the breaker is open no call can go out for a while: store the intent and answer 202 at once.
+        let breakerOpen = await delivery.breaker.state() != nil
+        let deliverNow = refusal == nil && servable && !breakerOpen
         let owner = delivery.owner
         let found = try await pool.withConnection { connection in
             try AccountStore.insertOrFind(input, requestID: requestID, caller: caller, insert: refusal == nil,
@@ -100,6 +102,8 @@ final class ImportService: Sendable {
         switch intent {
         case .unchanged(let account):
             return Outcome(kind: .alreadyImported, account: account)
+        case .queued(let account, _) where breakerOpen:
+            return Outcome(kind: .pending, account: account)
         case .queued(let account, let wasImported):
             return await follow(account, wasImported: wasImported, deadline: deadline, claim: nil)
         }
@@ -197,6 +201,8 @@ final class ImportService: Sendable {
             return nil
         }
         let deadline = ContinuousClock.now + wait
+        // While the breaker is open, the stored intents are the answer (202 at once).
+        if await delivery.breaker.state() != nil { return stored }
         do {
             let claims = try await delivery.claim(queued)
             if !claims.isEmpty {

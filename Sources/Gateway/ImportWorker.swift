@@ -36,11 +36,21 @@ struct ImportWorker: Sendable {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 let free = maxInFlight - inFlight.value
+                // While the breaker is open nothing is claimed but the one probe.
+                var probeOnly = false
+                if let open = await delivery.breaker.state() {
+                    let wait = open.nextProbe - .now
+                    if wait > .zero {
+                        try? await Task.sleep(for: min(wait, .seconds(1)))
+                        continue
+                    }
+                    probeOnly = true
+                }
                 // Claim only what the shared budgets can serve soon: claims given back
                 // unattempted cost round trips and churn the table for nothing.
                 let singles = await delivery.importLimiter.grantableSoon(within: permitHorizon)
                 let batches = await delivery.batchLimiter.grantableSoon(within: permitHorizon)
-                let servable = min(free, claimLimit, singles + batches * ImportDelivery.maxBatchCall)
+                let servable = probeOnly ? min(free, 1) : min(free, claimLimit, singles + batches * ImportDelivery.maxBatchCall)
                 if servable <= 0 {
                     try? await Task.sleep(for: .milliseconds(10))
                     continue

@@ -6,10 +6,10 @@ import PostgresClient
 protocol RateLimitStore: Sendable {
     /// Reserves up to `count` consecutive call slots, none further than `maxWait` away.
     func reserve(api: String, rate: Double, count: Int, maxWait: Duration) async throws -> RateLimitReservation
-    /// Tencent answered "too fast": every replica halves its pace, then recovers.
-    func slowDown(api: String) async throws
-    /// Tencent answered 70050: nobody calls this API for `seconds`.
-    func pause(api: String, seconds: Int) async throws
+    /// Tencent answered "too fast": every replica halves its pace on every API, then recovers.
+    func slowDownAll() async throws
+    /// Tencent answered 70050: nobody calls any API for `seconds`.
+    func pauseAll(seconds: Int) async throws
 }
 
 /// A run of slots, as offsets from the moment the database reserved them.
@@ -40,11 +40,11 @@ struct PostgresRateLimitStore: RateLimitStore {
             factor: try row.double("factor"), databaseNowMicroseconds: try row.double("now_us"))
     }
 
-    func slowDown(api: String) async throws {
-        _ = try await pool.query("SELECT rate_limit_slow_down(\(api))")
+    func slowDownAll() async throws {
+        _ = try await pool.query("SELECT rate_limit_slow_down_all()")
     }
 
-    func pause(api: String, seconds: Int) async throws {
-        _ = try await pool.query("SELECT rate_limit_pause(\(api), \(seconds)::integer)")
+    func pauseAll(seconds: Int) async throws {
+        _ = try await pool.query("SELECT rate_limit_pause_all(\(seconds)::integer)")
     }
 }

@@ -112,16 +112,18 @@ actor RateLimiter {
         return ContinuousClock.now - slot <= lateness
     }
 
-    /// Tencent still answered "too fast": slow every replica down.
+    /// Tencent still answered "too fast": slow every replica down, on every API
+    /// (Tencent's frequency control concerns the app).
     func reportRateLimited() async {
-        do { try await store.slowDown(api: api) } catch {
+        do { try await store.slowDownAll() } catch {
             logger.warning("could not slow the central rate limit down", metadata: ["upstream.api": "\(api)", "error": "\(error)"])
         }
     }
 
-    /// Tencent answered 70050: stop calling for a minute, all replicas.
+    /// Tencent answered 70050: stop calling any API for a minute, all replicas
+    /// (the lock-out at Tencent covers the whole app).
     func reportLockout(seconds: Int = 60) async {
-        do { try await store.pause(api: api, seconds: seconds) } catch {
+        do { try await store.pauseAll(seconds: seconds) } catch {
             logger.error("could not pause the central rate limit", metadata: ["upstream.api": "\(api)", "error": "\(error)"])
         }
     }

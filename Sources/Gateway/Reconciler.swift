@@ -6,12 +6,19 @@ import TencentChat
 /// `account-gateway reconcile`: asks Tencent (account_check, 100 accounts per
 /// call, under the central limit) about every account the gateway holds as
 /// imported, and re-queues those Tencent does not have, for the workers of the
-/// running replicas to import again.
+/// running replicas to import again. Answers are handled by the same classes
+/// as imports (docs/UPSTREAM_ERRORS.md): "too fast" slows every API, 70050
+/// pauses every API for a minute and the run waits it out, transient failures
+/// are retried a few times, and misconfiguration opens the breaker and ends the run.
 public struct Reconciler: Sendable {
     let pool: PostgresPool
     let client: TencentClient
     let limiter: RateLimiter
+    let breaker: UpstreamBreaker
     let logger: Logger
+    /// Calls per page before its accounts are left unchecked.
+    var maxTries = 5
+    var backoff = RetryPolicy(base: .milliseconds(500), cap: .seconds(10))
 
     /// Tencent's limit for account_check, all replicas together.
     public static let checkRate = 100
@@ -21,6 +28,7 @@ public struct Reconciler: Sendable {
         self.client = client
         self.limiter = RateLimiter(api: "account_check", configuredRate: Self.checkRate, store: PostgresRateLimitStore(pool: pool),
                                    metrics: metrics, logger: logger)
+        self.breaker = UpstreamBreaker(pool: pool, metrics: metrics, logger: logger)
         self.logger = logger
     }
 
@@ -38,6 +46,10 @@ public struct Reconciler: Sendable {
     }
 
     public func run(progress: @Sendable (Summary) -> Void = { _ in }) async throws -> Summary {
+        if let open = await breaker.state() {
+            throw Aborted(description: "the upstream circuit breaker is open (\(open.code.map { "Tencent code \($0)" } ?? "upstream"): "
+                              + "\(open.reason)); fix the configuration, let `serve` import again, then reconcile")
+        }
         var summary = Summary()
         var after = ""
         while true {
@@ -52,7 +64,7 @@ public struct Reconciler: Sendable {
             let answer: (missing: [String], confirmed: Int)
             do {
                 answer = try await check(chatIDs)
-            } catch {
+            } catch let error as CheckFailed {
                 logger.warning("account_check failed; these accounts stay as they are", metadata: [
                     "reconcile.after": "\(after)", "error": "\(error)",
                 ])
@@ -64,7 +76,7 @@ public struct Reconciler: Sendable {
             if !missing.isEmpty {
                 let list = JSON.text(missing)
                 let requeued = try await pool.query("""
-                    UPDATE accounts SET status = 'pending', upstream_exists = false, attempts = 0, next_attempt_at = now(),
+                    UPDATE accounts SET status = 'pending', upstream_exists = false, attempts = 0, unexplained_attempts = 0, next_attempt_at = now(),
                         updated_at = now(), request_id = 'reconcile', last_error_code = NULL, last_error_info = NULL
                     WHERE status = 'imported' AND chat_user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb)))
                     """).affectedRows
@@ -83,17 +95,68 @@ public struct Reconciler: Sendable {
     }
 
     /// The chat IDs Tencent answers `NotImported` for, and how many it answers
-    /// `Imported` for (the rest had a per-item error or no answer).
+    /// `Imported` for (the rest had a per-item error or no answer). Throws
+    /// `CheckFailed` when the page stays unanswered after `maxTries` calls, and
+    /// `Aborted` when no call can succeed (misconfiguration, a bug).
     private func check(_ chatIDs: [String]) async throws -> (missing: [String], confirmed: Int) {
-        let grant = await limiter.acquire(deadline: .now + .seconds(30))
-        guard grant.permitted else { throw CheckFailed(description: "no account_check budget within 30 s") }
-        let reply = try await client.accountCheck(chatIDs)
-        guard reply.isSuccess else { throw CheckFailed(description: "account_check answered \(reply.errorCode) \(reply.errorInfo)") }
+        var tries = 0
+        while true {
+            let grant = await limiter.acquire(deadline: .now + .seconds(30))
+            guard grant.permitted else {
+                // Paused (70050) or a long queue: wait for the budget, it is not a failure of this page.
+                try await Task.sleep(for: max(grant.retryAfter, .milliseconds(100)))
+                continue
+            }
+            tries += 1
+            let reply: TencentReply
+            let errorClass: TencentErrorClass
+            do {
+                reply = try await client.accountCheck(chatIDs)
+                errorClass = reply.errorClass
+            } catch {
+                reply = TencentReply(actionStatus: "FAIL", errorCode: 0, errorInfo: error.description)
+                errorClass = error.errorClass
+            }
+            switch errorClass {
+            case .success:
+                await breaker.reportSuccess()
+                return Self.statuses(of: chatIDs, in: reply)
+            case .rateLimited:
+                await limiter.reportRateLimited()
+            case .signatureLockout:
+                await limiter.reportLockout()
+                logger.error("Tencent locked the admin out (70050); every API pauses for a minute", metadata: [
+                    "upstream.error_info": "\(reply.errorInfo)",
+                ])
+            case .renewSignature:
+                break  // the client signs anew for the next call
+            case .transient, .undocumented:
+                guard tries < maxTries else {
+                    throw CheckFailed(description: "account_check answered \(reply.errorCode) \(reply.errorInfo) \(tries) times")
+                }
+                try await Task.sleep(for: backoff.delay(attempt: tries))
+            case .misconfiguration:
+                let code = reply.errorCode == 0 ? nil : reply.errorCode
+                await breaker.reportMisconfiguration(code: code, reason: reply.errorInfo, probe: false)
+                throw Aborted(description: "account_check answered \(code.map(String.init) ?? "") \(reply.errorInfo): the configuration "
+                              + "(key, app, region, admin, endpoint) is wrong; nothing can be checked until it is fixed")
+            case .permanent, .gatewayBug:
+                throw Aborted(description: "account_check answered \(reply.errorCode) \(reply.errorInfo): a bug in the gateway's request")
+            }
+        }
+    }
+
+    static func statuses(of chatIDs: [String], in reply: TencentReply) -> (missing: [String], confirmed: Int) {
         let answered = Dictionary(reply.resultItems.map { ($0.userID, $0) }, uniquingKeysWith: { first, _ in first })
         let status = { (id: String) -> AccountStatus? in
             guard let item = answered[id], item.resultCode == 0 else { return nil }  // unknown: leave it alone
             return item.accountStatus
         }
         return (chatIDs.filter { status($0) == .notImported }, chatIDs.filter { status($0) == .imported }.count)
+    }
+
+    /// No call can succeed: the run stops.
+    struct Aborted: Error, CustomStringConvertible {
+        var description: String
     }
 }

@@ -28,13 +28,12 @@ public struct TencentUpstream: AccountUpstream {
                 // "FAIL" with ErrorCode 0 contradicts itself: never take it for success.
                 result = .transport("upstream answered ActionStatus \(reply.actionStatus) with ErrorCode 0")
             } else if reply.failAccounts.contains(account.chatUserID) {
-                // The batch call succeeded but not for this account; Tencent gives no code, so try again.
-                result = .transport("multiaccount_import listed the account in FailAccounts")
+                result = .listedInFailAccounts
             } else {
                 result = .ok
             }
         } catch {
-            result = .transport(error.description)
+            result = Self.result(of: error)
         }
         return UpstreamReply(api: api, result: result, latency: .now - started)
     }
@@ -55,7 +54,12 @@ public struct TencentUpstream: AccountUpstream {
             }
             return UpstreamBatchReply(result: result, failed: Set(reply.failAccounts), latency: .now - started)
         } catch {
-            return UpstreamBatchReply(result: .transport(error.description), failed: [], latency: .now - started)
+            return UpstreamBatchReply(result: Self.result(of: error), failed: [], latency: .now - started)
         }
+    }
+
+    static func result(of error: TencentClientError) -> UpstreamReply.Result {
+        if case .httpStatus(let status) = error { return .httpStatus(status) }
+        return .transport(error.description)
     }
 }

@@ -3,7 +3,9 @@ extension UpstreamReply.Result {
         switch self {
         case .ok: "0"
         case .tencent(let code, _): String(code)
+        case .httpStatus(let status): "http_\(status)"
         case .transport: "transport"
+        case .listedInFailAccounts: "fail_accounts"
         }
     }
 

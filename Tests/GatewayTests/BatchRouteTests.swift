@@ -48,20 +48,24 @@ import Testing
         }
     }
 
-    @Test func failAccountsStayPendingThenGetTheirOwnAnswer() async throws {
+    /// FailAccounts carries no reason: the account is asked again alone through
+    /// account_import (inside the central budget), whose answer names it, and ends by it.
+    @Test func failAccountsGetTheirOwnAnswerAtOnce() async throws {
         var options = GatewayHarness.Options()
         options.accountQuota = 2
         try await GatewayHarness.with(options) { h in
             let response = try await batch(h, ["q_1", "q_2", "q_3"])
-            #expect(response.status == 202)
             let statuses = (response.json["results"] as? [[String: Any]])?.compactMap { $0["status"] as? String }
-            #expect(statuses == ["imported", "imported", "pending"])
-            // The worker retries it alone, through account_import, which names the reason.
-            let worker = Task { await h.app.runWorker() }
-            defer { worker.cancel() }
-            let lookup = try await h.eventually("q_3", becomes: "failed")
-            #expect(lookup["status"] as? String == "failed")
+            #expect(statuses == ["imported", "imported", "failed"])
+            let lookup = try await h.request("GET", "/accounts/q_3", token: h.importerToken).json
             #expect((lookup["last_error"] as? [String: Any])?["code"] as? Int == 70398)
+            #expect(h.sandbox.stats().calls["multiaccount_import"] == 1)
+            #expect(h.sandbox.stats().calls["account_import"] == 1)
+            // Each call audited on its own: the partial batch, then q_3's own import.
+            let upstream = try await h.auditEvents().filter { $0.action.hasPrefix("upstream.") }
+            #expect(upstream.map(\.action) == ["upstream.multiaccount_import", "upstream.account_import"])
+            #expect(upstream.map(\.outcome) == ["partial", "rejected"])
+            #expect(upstream.last?.userID == "q_3")
         }
     }
 

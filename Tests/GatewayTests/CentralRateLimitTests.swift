@@ -63,6 +63,32 @@ import Testing
         await pool.close()
         await database.drop()
     }
+
+    /// 70050 locks the whole app out at Tencent: every API stops, `reconcile`'s account_check included.
+    @Test func aLockoutPausesEveryAPI() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 1)
+        try await PostgresRateLimitStore(pool: pool).pauseAll(seconds: 60)
+        for api in ["account_import", "multiaccount_import", "account_check"] {
+            let row = try await pool.query("SELECT granted, next_free_us FROM rate_limit_reserve(\(api), 100, 1, 3000)").rows[0]
+            #expect(try row.int("granted") == 0, "\(api) still granted a call")
+            #expect(try row.double("next_free_us") > 59_000_000)
+        }
+        await pool.close()
+        await database.drop()
+    }
+
+    @Test func tooFastSlowsEveryAPI() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 1)
+        try await PostgresRateLimitStore(pool: pool).slowDownAll()
+        for api in ["account_import", "multiaccount_import", "account_check"] {
+            let row = try await pool.query("SELECT factor FROM rate_limit_reserve(\(api), 100, 1, 3000)").rows[0]
+            #expect(try row.double("factor") < 0.6, "\(api) was not slowed down")
+        }
+        await pool.close()
+        await database.drop()
+    }
 }
 
 /// The queueing in front of the database, with a fake store.
@@ -96,8 +122,8 @@ import Testing
                                             databaseNowMicroseconds: Double(seconds) * 1e6 + Double(attoseconds) / 1e12)
             }
         }
-        func slowDown(api: String) async throws {}
-        func pause(api: String, seconds: Int) async throws {}
+        func slowDownAll() async throws {}
+        func pauseAll(seconds: Int) async throws {}
     }
 
     func limiter(_ store: FakeStore) -> RateLimiter {

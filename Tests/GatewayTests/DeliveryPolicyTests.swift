@@ -12,7 +12,7 @@ import Testing
         #expect(policy(random: 0.5).decide(.ok, attempt: 1) == .imported)
     }
 
-    @Test(arguments: [40601, 70398, 70402, 70206])
+    @Test(arguments: [40601, 70398, 70399, 70402, 70206])
     func permanentCodesReject(_ code: Int) {
         #expect(policy(random: 0.5).decide(.tencent(code: code, info: "no"), attempt: 1) == .rejected(code: code, info: "no"))
     }
@@ -37,10 +37,45 @@ import Testing
         guard case .retry(let delay, .misconfiguration, code, _) = policy(random: 0).decide(.tencent(code: code, info: ""), attempt: 1) else {
             Issue.record("not misconfiguration"); return
         }
-        #expect(delay >= .seconds(60))
+        #expect(delay >= .seconds(30))
     }
 
-    @Test(arguments: [60008, 70169, 70202, 70500, 40006, 70001, 70052])
+    /// A wrong base URL or a proxy in the way: nothing to retry until someone fixes it.
+    @Test(arguments: [301, 302, 400, 403, 404])
+    func upstreamClientErrorsAreMisconfiguration(_ status: Int) {
+        guard case .retry(_, .misconfiguration, nil, let info) = policy(random: 0).decide(.httpStatus(status), attempt: 1) else {
+            Issue.record("not misconfiguration"); return
+        }
+        #expect(info.contains(String(status)))
+    }
+
+    @Test(arguments: [500, 502, 503, 504])
+    func upstreamServerErrorsBackOff(_ status: Int) {
+        guard case .retry(_, .transient, nil, _) = policy(random: 0.5).decide(.httpStatus(status), attempt: 1) else {
+            Issue.record("not transient"); return
+        }
+    }
+
+    @Test(arguments: [70001, 70052])
+    func expiredSignaturesAreRetriedSoon(_ code: Int) {
+        guard case .retry(let delay, .renewSignature, code, _) = policy(random: 0.999).decide(.tencent(code: code, info: ""), attempt: 7) else {
+            Issue.record("not a renewal"); return
+        }
+        #expect(delay < .milliseconds(500))  // the first step of the backoff, whatever the attempt
+    }
+
+    /// Undocumented codes and FailAccounts without a reason are counted (the bound is applied where outcomes are recorded).
+    @Test(arguments: [70002, 60009, 60017, 70051, 72000, 12345])
+    func undocumentedCodesAreUnexplained(_ code: Int) {
+        guard case .retry(_, .unexplained, code, _) = policy(random: 0.5).decide(.tencent(code: code, info: "?"), attempt: 1) else {
+            Issue.record("not unexplained"); return
+        }
+        guard case .retry(_, .unexplained, nil, _) = policy(random: 0.5).decide(.listedInFailAccounts, attempt: 1) else {
+            Issue.record("FailAccounts not unexplained"); return
+        }
+    }
+
+    @Test(arguments: [60008, 70169, 70202, 70500, 40006])
     func transientCodesBackOff(_ code: Int) {
         guard case .retry(_, .transient, code, _) = policy(random: 1).decide(.tencent(code: code, info: ""), attempt: 1) else {
             Issue.record("not transient"); return

@@ -38,15 +38,19 @@ import TencentChat
         #expect(reply.result == .tencent(code: 70398, info: "quota"))
     }
 
-    @Test func badGatewayIsATransportFailure() async throws {
-        let reply = try await upstream(502, "<html>bad gateway</html>").importAccount(account, updatingProfile: true)
+    /// HTTP statuses are kept, so the policy can tell an edge failure (5xx) from a wrong base URL (3xx/4xx).
+    @Test(arguments: [502, 404, 301])
+    func httpStatusesAreKept(_ status: Int) async throws {
+        let reply = try await upstream(status, "<html>not Tencent</html>").importAccount(account, updatingProfile: true)
         #expect(reply.api == .multiaccountImport)
-        guard case .transport = reply.result else { Issue.record("\(reply.result)"); return }
+        #expect(reply.result == .httpStatus(status))
+        let batch = try await upstream(status, "<html>not Tencent</html>").importAccounts([account])
+        #expect(batch.result == .httpStatus(status))
     }
 
-    @Test func anAccountListedInFailAccountsIsRetried() async throws {
+    @Test func anAccountListedInFailAccountsIsSaidSo() async throws {
         let reply = try await upstream(200, #"{"ActionStatus":"OK","ErrorCode":0,"ErrorInfo":"","FailAccounts":["u1"]}"#)
             .importAccount(account, updatingProfile: true)
-        guard case .transport = reply.result else { Issue.record("\(reply.result)"); return }
+        #expect(reply.result == .listedInFailAccounts)
     }
 }

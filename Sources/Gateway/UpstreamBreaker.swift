@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import PostgresClient
+
+/// The circuit breaker for misconfiguration, shared by every replica through
+/// `upstream_breaker` (schema/sql/0007). After a misconfiguration answer (wrong
+/// key, app, region, admin, base URL) retrying only hammers Tencent with bad
+/// signatures, which is what earns a 70050 lock-out: so nobody calls, except
+/// one probe call per interval (30 s, doubling to 5 minutes), until a call
+/// succeeds. Accounts stay pending meanwhile; requests answer 202 at once.
+///
+/// The state is read from the database at most once per `refreshInterval`
+/// per replica; opening, probing and closing are single statements.
+actor UpstreamBreaker {
+    struct Open: Sendable, Equatable {
+        var code: Int?
+        var reason: String
+        var openedAt: Date
+        /// When the next probe may go out, on this replica's clock.
+        var nextProbe: ContinuousClock.Instant
+    }
+
+    /// May a call go out now?
+    enum Permit: Sendable, Equatable {
+        case closed
+        /// The breaker is open and this call is the one probe of its interval.
+        case probe
+        /// The breaker is open: try again no earlier than this.
+        case wait(Duration)
+    }
+
+    static let firstProbeInterval = 30
+    static let maxProbeInterval = 300
+
+    let pool: PostgresPool
+    let metrics: GatewayMetrics
+    let logger: Logger
+    let refreshInterval: Duration
+    private var known: Open?
+    private var readAt: ContinuousClock.Instant?
+
+    init(pool: PostgresPool, metrics: GatewayMetrics, logger: Logger, refreshInterval: Duration = .seconds(1)) {
+        self.pool = pool
+        self.metrics = metrics
+        self.logger = logger
+        self.refreshInterval = refreshInterval
+    }
+
+    /// The breaker as last read (at most `refreshInterval` old); nil when closed.
+    func state() async -> Open? {
+        if let readAt, ContinuousClock.now - readAt < refreshInterval { return known }
+        do {
+            let rows = try await pool.query("""
+                SELECT reason_code, reason, opened_at,
+                       greatest(0, extract(epoch FROM next_probe_at - now()) * 1000)::bigint AS probe_in_ms
+                FROM upstream_breaker
+                """).rows
+            let now = ContinuousClock.now
+            known = try rows.first.map { row in
+                Open(code: try row.optionalInt("reason_code"), reason: try row.string("reason"), openedAt: try row.date("opened_at"),
+                     nextProbe: now + .milliseconds(try row.int("probe_in_ms")))
+            }
+            readAt = now
+            metrics.setMisconfigured(known != nil)
+        } catch {
+            // Unknown counts as last known: a database outage stops deliveries anyway.
+            logger.warning("cannot read the upstream circuit breaker", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        return known
+    }
+
+    /// Whether a call may go out now. While open, the first caller after
+    /// `next_probe_at`, on any replica, gets the probe.
+    func permit() async -> Permit {
+        guard let open = await state() else { return .closed }
+        let now = ContinuousClock.now
+        if open.nextProbe > now { return .wait(open.nextProbe - now) }
+        do {
+            let taken = try await pool.query("""
+                UPDATE upstream_breaker SET next_probe_at = now() + probe_interval_s * interval '1 second'
+                WHERE next_probe_at <= now()
+                RETURNING probe_interval_s
+                """).rows.first
+            readAt = nil
+            if let taken {
+                let interval = try taken.int("probe_interval_s")
+                logger.notice("upstream circuit breaker: probing with one call", metadata: [
+                    "breaker.reason_code": "\(open.code.map(String.init) ?? "none")", "breaker.probe_interval_s": "\(interval)",
+                ])
+                return .probe
+            }
+        } catch {
+            logger.warning("cannot take the upstream breaker's probe", metadata: ["error": "\(String(reflecting: error))"])
+        }
+        return .wait(.seconds(1))
+    }
+
+    /// A misconfiguration answer: opens the breaker, or after a failed probe
+    /// doubles the time to the next one.
+    func reportMisconfiguration(code: Int?, reason: String, probe: Bool) async {
+        do {
+            let row = try await pool.query("""
+                INSERT INTO upstream_breaker (reason_code, reason, probe_interval_s, next_probe_at)
+                VALUES (\(code), \(reason), \(Self.firstProbeInterval)::integer, now() + \(Self.firstProbeInterval)::integer * interval '1 second')
+                ON CONFLICT (id) DO UPDATE SET reason_code = EXCLUDED.reason_code, reason = EXCLUDED.reason,
+                    probe_interval_s = CASE WHEN \(probe) THEN least(\(Self.maxProbeInterval)::integer, upstream_breaker.probe_interval_s * 2)
+                                            ELSE upstream_breaker.probe_interval_s END,
+                    next_probe_at = CASE WHEN \(probe)
+                        THEN now() + least(\(Self.maxProbeInterval)::integer, upstream_breaker.probe_interval_s * 2) * interval '1 second'
+                        ELSE upstream_breaker.next_probe_at END
+                RETURNING probe_interval_s, (xmax = 0) AS opened
+                """).rows.first
+            readAt = nil
+            let opened = try row?.bool("opened") ?? false
+            let interval = try row?.int("probe_interval_s") ?? Self.firstProbeInterval
+            metrics.setMisconfigured(true)
+            if opened || probe {
+                logger.error(opened ? "upstream circuit breaker opened: Tencent calls stop but for one probe per interval; fix the configuration"
+                                    : "upstream circuit breaker: the probe failed; still open", metadata: [
+                    "breaker.reason_code": "\(code.map(String.init) ?? "none")", "breaker.reason": "\(reason)",
+                    "breaker.probe_interval_s": "\(interval)",
+                ])
+            }
+        } catch {
+            logger.error("cannot open the upstream circuit breaker", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// A call went through: closes the breaker if this replica knows it open.
+    func reportSuccess() async {
+        guard known != nil else { return }
+        do {
+            let closed = try await pool.query("DELETE FROM upstream_breaker RETURNING reason_code").rows.first
+            known = nil
+            readAt = .now
+            metrics.setMisconfigured(false)
+            if let closed {
+                logger.notice("upstream circuit breaker closed: a call succeeded", metadata: [
+                    "breaker.reason_code": "\((try? closed.optionalInt("reason_code")).flatMap { $0 }.map(String.init) ?? "none")",
+                ])
+            }
+        } catch {
+            logger.warning("cannot close the upstream circuit breaker", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// The configuration changed (a new key was loaded): probe at once instead of waiting out the interval.
+    func probeSoon() async {
+        do {
+            _ = try await pool.query("UPDATE upstream_breaker SET next_probe_at = now(), probe_interval_s = \(Self.firstProbeInterval)::integer")
+            readAt = nil
+        } catch {
+            logger.warning("cannot schedule an upstream breaker probe", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+}
