@@ -1,6 +1,5 @@
 import Foundation
 import HTTPServer
-import TencentChat
 
 /// The `/v4` pipeline, in Tencent's order; the first failing step answers
 /// (always HTTP 200 with `ActionStatus: FAIL`, except injected 502s):
@@ -13,7 +12,7 @@ import TencentChat
 /// | `random` not a u32, `contenttype` not `json` | 60002 |
 /// | `sdkappid` is not this app | 70020 |
 /// | identifier locked out after repeated failed checks | 70050 |
-/// | UserSig: expired / undecodable / bad HMAC / other identifier / other app | 70001 / 70003 / 70009 / 70013 / 70014 |
+/// | UserSig (the sandbox's own verifier, `SandboxUserSig`): expired / undecodable / bad HMAC / other identifier / other app | 70001 / 70003 / 70009 / 70013 / 70014 |
 /// | identifier is not an admin | 70403 |
 /// | over the API's calls per sliding second | 60007 |
 /// | injected: HTTP 502, or an error from `errorCodes` (nothing imported) | – |
@@ -133,11 +132,10 @@ extension SandboxService {
         }
         if locked { throw SandboxFailure(70050, "too many failed UserSig checks; retry after 1 minute") }
 
-        do throws(UserSigError) {
-            try UserSig.verify(userSig, identifier: identifier, sdkAppID: sdkAppID, secretKey: configuration.secretKey, now: date)
+        do throws(SandboxFailure) {
+            try SandboxUserSig.verify(userSig, identifier: identifier, sdkAppID: sdkAppID, secretKey: configuration.secretKey, now: date)
         } catch {
-            let failure = Self.failure(for: error)
-            throw lockOutIfNeeded(identifier, at: time) ?? failure
+            throw lockOutIfNeeded(identifier, at: time) ?? error
         }
 
         guard configuration.adminIdentifiers.contains(identifier) else {
@@ -158,17 +156,6 @@ extension SandboxService {
             state.signatureFailures[identifier] = nil
             state.lockedUntil[identifier] = time + configuration.signatureLockout.seconds
             return SandboxFailure(70050, "too many failed UserSig checks; retry after 1 minute")
-        }
-    }
-
-    /// Tencent's account error codes for each way a UserSig can fail.
-    static func failure(for error: UserSigError) -> SandboxFailure {
-        switch error {
-        case .malformed: SandboxFailure(70003, "UserSig could not be parsed")
-        case .wrongIdentifier: SandboxFailure(70013, "identifier in the URL differs from the one in the UserSig")
-        case .wrongSDKAppID: SandboxFailure(70014, "sdkappid in the URL differs from the one in the UserSig")
-        case .expired: SandboxFailure(70001, "UserSig expired; generate a new one")
-        case .badSignature: SandboxFailure(70009, "UserSig verification failed; check the secret key")
         }
     }
 
