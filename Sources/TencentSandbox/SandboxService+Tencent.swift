@@ -20,9 +20,16 @@ import HTTPServer
 /// | batch outside 1–100 | 70206 |
 /// | UserID not a 1–32-byte string, wrong field types | 70402 |
 /// | Nick or FaceUrl over 500 bytes (account_import) | 40601 |
+/// | UserID deleted by account_delete (until `POST /sandbox/reset`) | 70399 |
 /// | new account beyond `accountQuota` | 70398 |
 /// | injected after the work (`lostResponseRate`) | from `errorCodes` |
 /// | injected after the work (`dropRate`) | no answer: the connection is closed |
+///
+/// account_import of an existing account answers 0 and changes nothing (a
+/// duplicate import). multiaccount_import answers 0 and lists in
+/// `FailAccounts` each item that fails a per-item step above (UserID, profile
+/// type or size, 70399, 70398); it imports the others and sets
+/// the Nick/FaceUrl given on accounts that already exist.
 extension SandboxService {
     private enum Outcome {
         case answer(TencentAnswer, injected: Bool)
