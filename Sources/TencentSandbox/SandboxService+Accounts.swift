@@ -45,9 +45,10 @@ extension SandboxService {
     /// Accepts the current `AccountList` form and the older `Accounts` list of
     /// UserIDs. Items that cannot be imported go to `FailAccounts` while the
     /// others are imported: a UserID outside 1–32 bytes, Nick/FaceUrl of the
-    /// wrong type or over 500 bytes, a deleted account (70399), the edition's
-    /// quota (70398). Only a malformed body (an item without a string UserID)
-    /// or a batch outside 1–100 fails the whole call.
+    /// wrong type or over 500 bytes, a run-time account code, a deleted
+    /// account (70399), the edition's quota (70398). Only a malformed body
+    /// (an item without a string UserID) or a batch outside 1–100 fails the
+    /// whole call.
     private func multiaccountImport(_ body: [String: Any], at date: Date) throws(SandboxFailure) -> TencentAnswer {
         var items: [ImportItem] = []
         if let list = body["AccountList"] as? [Any] {

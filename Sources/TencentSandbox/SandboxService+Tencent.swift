@@ -7,6 +7,7 @@ import HTTPServer
 /// | step | code |
 /// |---|---|
 /// | method is not POST; unknown service or command | 60002 |
+/// | run-time forced code set (`setForcedCode`, `PUT /sandbox/code`) | that code |
 /// | `sdkappid` missing or not a number | 60012 |
 /// | `identifier` or `usersig` missing | 60004 |
 /// | `random` not a u32, `contenttype` not `json` | 60002 |
@@ -20,6 +21,7 @@ import HTTPServer
 /// | batch outside 1–100 | 70206 |
 /// | UserID not a 1–32-byte string, wrong field types | 70402 |
 /// | Nick or FaceUrl over 500 bytes (account_import) | 40601 |
+/// | run-time account code set (`setAccountCode`, `PUT /sandbox/accounts/{UserID}/code`) | that code |
 /// | UserID deleted by account_delete (until `POST /sandbox/reset`) | 70399 |
 /// | new account beyond `accountQuota` | 70398 |
 /// | injected after the work (`lostResponseRate`) | from `errorCodes` |
@@ -28,7 +30,7 @@ import HTTPServer
 /// account_import of an existing account answers 0 and changes nothing (a
 /// duplicate import). multiaccount_import answers 0 and lists in
 /// `FailAccounts` each item that fails a per-item step above (UserID, profile
-/// type or size, 70399, 70398); it imports the others and sets
+/// type or size, account code, 70399, 70398); it imports the others and sets
 /// the Nick/FaceUrl given on accounts that already exist.
 extension SandboxService {
     private enum Outcome {
@@ -75,7 +77,11 @@ extension SandboxService {
                 throw SandboxFailure(60002, "HTTP method \(request.method) not supported; use POST")
             }
             let api = try route(request.path)
-            state.withLock { $0.recordArrival(api, at: time) }
+            let forced = state.withLock { state in
+                state.recordArrival(api, at: time)
+                return state.forcedCode
+            }
+            if let forced { throw SandboxFailure(forced.code, forced.info) }
             try authenticate(request, at: date)
             try admit(api, at: time)
 

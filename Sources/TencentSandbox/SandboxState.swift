@@ -15,6 +15,10 @@ struct SandboxState {
     var faults: SandboxFaults
     /// UserIDs removed by account_delete; importing them again answers 70399.
     var deleted: Set<String> = []
+    /// Run-time codes (`setAccountCode`): imports of these UserIDs fail with them.
+    var accountCodes: [String: SandboxCode] = [:]
+    /// Run-time code for every routed `/v4` call (`setForcedCode`).
+    var forcedCode: SandboxCode?
 
     init(random: any RandomNumberGenerator & Sendable, faults: SandboxFaults) {
         self.random = random
@@ -52,14 +56,15 @@ struct SandboxState {
         return true
     }
 
-    /// Imports one account, or says why not: 70399 for a deleted UserID,
-    /// 70398 beyond the edition's quota. An existing account counts as a
-    /// duplicate import; its Nick/FaceUrl change only when `updateProfile`
-    /// (multiaccount_import does, account_import does not), and then only
-    /// the fields given.
+    /// Imports one account, or says why not: a run-time code set for this
+    /// UserID, 70399 for a deleted UserID, 70398 beyond the edition's quota.
+    /// An existing account counts as a duplicate import; its Nick/FaceUrl
+    /// change only when `updateProfile` (multiaccount_import does,
+    /// account_import does not), and then only the fields given.
     mutating func importAccount(
         _ userID: String, nick: String?, faceURL: String?, updateProfile: Bool, quota: Int?, at date: Date
     ) -> SandboxFailure? {
+        if let code = accountCodes[userID] { return SandboxFailure(code.code, code.info) }
         if deleted.contains(userID) {
             return SandboxFailure(70399, "account was deleted and cannot be imported again yet")
         }
