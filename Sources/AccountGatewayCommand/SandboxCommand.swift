@@ -10,8 +10,10 @@ struct SandboxCommand: AsyncParsableCommand {
         abstract: "A local stand-in for Tencent Chat's account REST API, for make run and tests.",
         discussion: """
             Uses TENCENT_SDKAPPID, TENCENT_SECRET_KEY_FILE / TENCENT_SECRET_KEY and TENCENT_ADMIN like serve, so the two
-            agree. Verifies every UserSig and enforces Tencent's per-API call rates. Inspect it at GET /sandbox/stats and
-            GET /sandbox/accounts/{UserID}.
+            agree. Verifies every UserSig and enforces Tencent's per-API call rates. Inspect it at GET /sandbox/stats,
+            GET /sandbox/accounts/{UserID} and GET /sandbox/codes. Change it while it runs: PUT /sandbox/faults,
+            PUT or DELETE /sandbox/code (every call answers that code), PUT or DELETE /sandbox/accounts/{UserID}/code
+            (imports of that UserID fail with it), POST /sandbox/reset.
             """)
 
     @Option(name: .customLong("listen"), help: "address:port to listen on (:0 picks a free port and logs it).")

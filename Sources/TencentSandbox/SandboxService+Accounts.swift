@@ -22,26 +22,35 @@ extension SandboxService {
         }
     }
 
+    /// Importing an existing account succeeds and changes nothing: Tencent
+    /// documents profile updates for multiaccount_import only.
     private func accountImport(_ body: [String: Any], at date: Date) throws(SandboxFailure) -> TencentAnswer {
         let account = try Self.importItem(body)
+        guard !account.wrongProfileType else { throw SandboxFailure(70402, "Nick and FaceUrl must be strings") }
         guard Self.validUserID(account.userID) else {
             throw SandboxFailure(70402, "UserID must be 1–\(Self.maxUserIDBytes) bytes")
         }
-        guard Self.validProfile(account) else {
+        guard account.profileFits else {
             throw SandboxFailure(40601, "profile field longer than \(Self.maxProfileBytes) bytes")
         }
-        let imported = state.withLock { state in
-            state.importAccount(account.userID, nick: account.nick, faceURL: account.faceURL, quota: configuration.accountQuota, at: date)
+        let failure = state.withLock { state in
+            state.importAccount(
+                account.userID, nick: account.nick, faceURL: account.faceURL, updateProfile: false,
+                quota: configuration.accountQuota, at: date)
         }
-        guard imported else { throw SandboxFailure(70398, "account quota of this edition exceeded") }
+        if let failure { throw failure }
         return .ok
     }
 
     /// Accepts the current `AccountList` form and the older `Accounts` list of
-    /// UserIDs. Items that cannot be imported go to `FailAccounts`; a malformed
-    /// body or a batch outside 1–100 fails the whole call.
+    /// UserIDs. Items that cannot be imported go to `FailAccounts` while the
+    /// others are imported: a UserID outside 1–32 bytes, Nick/FaceUrl of the
+    /// wrong type or over 500 bytes, a run-time account code, a deleted
+    /// account (70399), the edition's quota (70398). Only a malformed body
+    /// (an item without a string UserID) or a batch outside 1–100 fails the
+    /// whole call.
     private func multiaccountImport(_ body: [String: Any], at date: Date) throws(SandboxFailure) -> TencentAnswer {
-        var items: [(userID: String, nick: String?, faceURL: String?)] = []
+        var items: [ImportItem] = []
         if let list = body["AccountList"] as? [Any] {
             try Self.checkBatch(list.count)
             for element in list {
@@ -52,7 +61,7 @@ extension SandboxService {
             try Self.checkBatch(list.count)
             for element in list {
                 guard let userID = element as? String else { throw SandboxFailure(70402, "Accounts items must be strings") }
-                items.append((userID, nil, nil))
+                items.append(ImportItem(userID: userID))
             }
         } else {
             throw SandboxFailure(70402, "AccountList is required")
@@ -60,10 +69,11 @@ extension SandboxService {
 
         let failed = state.withLock { state in
             items.compactMap { item -> String? in
-                guard Self.validUserID(item.userID), Self.validProfile(item),
-                      state.importAccount(item.userID, nick: item.nick, faceURL: item.faceURL, quota: configuration.accountQuota, at: date)
-                else { return item.userID }
-                return nil
+                guard item.isValid else { return item.userID }
+                let failure = state.importAccount(
+                    item.userID, nick: item.nick, faceURL: item.faceURL, updateProfile: true,
+                    quota: configuration.accountQuota, at: date)
+                return failure == nil ? nil : item.userID
             }
         }
         var answer = TencentAnswer.ok
@@ -91,7 +101,7 @@ extension SandboxService {
         let userIDs = try Self.userIDItems(body, key: "DeleteItem")
         let items = state.withLock { state in
             userIDs.map { userID -> TencentAnswer.Item in
-                guard state.accounts.removeValue(forKey: userID) != nil else {
+                guard state.deleteAccount(userID) else {
                     return .init(UserID: userID, ResultCode: 70107, ResultInfo: "account not imported")
                 }
                 return .init(UserID: userID, ResultCode: 0, ResultInfo: "")
@@ -104,16 +114,35 @@ extension SandboxService {
 
     // MARK: Validation
 
-    /// `UserID` must be a string; `Nick`/`FaceUrl`, when present, strings too.
-    private static func importItem(_ object: [String: Any]) throws(SandboxFailure) -> (userID: String, nick: String?, faceURL: String?) {
+    /// An import item whose UserID is a string.
+    struct ImportItem {
+        var userID: String
+        var nick: String?
+        var faceURL: String?
+        /// Nick or FaceUrl present (not JSON null) but not a string.
+        var wrongProfileType = false
+
+        /// Nick and FaceUrl within their 500 bytes.
+        var profileFits: Bool {
+            (nick?.utf8.count ?? 0) <= maxProfileBytes && (faceURL?.utf8.count ?? 0) <= maxProfileBytes
+        }
+
+        /// Importable as far as the body goes: a 1–32-byte UserID, string profile fields that fit.
+        var isValid: Bool {
+            validUserID(userID) && !wrongProfileType && profileFits
+        }
+    }
+
+    /// `UserID` must be a string, or the body is malformed; `Nick`/`FaceUrl`
+    /// are judged by the caller, since multiaccount_import fails only that item.
+    private static func importItem(_ object: [String: Any]) throws(SandboxFailure) -> ImportItem {
         guard let userID = object["UserID"] as? String else { throw SandboxFailure(70402, "UserID is required and must be a string") }
         // JSON null reads as absent.
         let nick = object["Nick"].flatMap { $0 is NSNull ? nil : $0 }
         let faceURL = object["FaceUrl"].flatMap { $0 is NSNull ? nil : $0 }
-        guard nick == nil || nick is String, faceURL == nil || faceURL is String else {
-            throw SandboxFailure(70402, "Nick and FaceUrl must be strings")
-        }
-        return (userID, nick as? String, faceURL as? String)
+        return ImportItem(
+            userID: userID, nick: nick as? String, faceURL: faceURL as? String,
+            wrongProfileType: !(nick == nil || nick is String) || !(faceURL == nil || faceURL is String))
     }
 
     private static func userIDItems(_ body: [String: Any], key: String) throws(SandboxFailure) -> [String] {
@@ -135,11 +164,7 @@ extension SandboxService {
         }
     }
 
-    private static func validUserID(_ userID: String) -> Bool {
+    static func validUserID(_ userID: String) -> Bool {
         (1...maxUserIDBytes).contains(userID.utf8.count)
-    }
-
-    private static func validProfile(_ item: (userID: String, nick: String?, faceURL: String?)) -> Bool {
-        (item.nick?.utf8.count ?? 0) <= maxProfileBytes && (item.faceURL?.utf8.count ?? 0) <= maxProfileBytes
     }
 }

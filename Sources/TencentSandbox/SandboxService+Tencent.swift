@@ -1,6 +1,5 @@
 import Foundation
 import HTTPServer
-import TencentChat
 
 /// The `/v4` pipeline, in Tencent's order; the first failing step answers
 /// (always HTTP 200 with `ActionStatus: FAIL`, except injected 502s):
@@ -8,12 +7,13 @@ import TencentChat
 /// | step | code |
 /// |---|---|
 /// | method is not POST; unknown service or command | 60002 |
+/// | run-time forced code set (`setForcedCode`, `PUT /sandbox/code`) | that code |
 /// | `sdkappid` missing or not a number | 60012 |
 /// | `identifier` or `usersig` missing | 60004 |
 /// | `random` not a u32, `contenttype` not `json` | 60002 |
 /// | `sdkappid` is not this app | 70020 |
 /// | identifier locked out after repeated failed checks | 70050 |
-/// | UserSig: expired / undecodable / bad HMAC / other identifier / other app | 70001 / 70003 / 70009 / 70013 / 70014 |
+/// | UserSig (the sandbox's own verifier, `SandboxUserSig`): expired / undecodable / bad HMAC / other identifier / other app | 70001 / 70003 / 70009 / 70013 / 70014 |
 /// | identifier is not an admin | 70403 |
 /// | over the API's calls per sliding second | 60007 |
 /// | injected: HTTP 502, or an error from `errorCodes` (nothing imported) | – |
@@ -21,9 +21,17 @@ import TencentChat
 /// | batch outside 1–100 | 70206 |
 /// | UserID not a 1–32-byte string, wrong field types | 70402 |
 /// | Nick or FaceUrl over 500 bytes (account_import) | 40601 |
+/// | run-time account code set (`setAccountCode`, `PUT /sandbox/accounts/{UserID}/code`) | that code |
+/// | UserID deleted by account_delete (until `POST /sandbox/reset`) | 70399 |
 /// | new account beyond `accountQuota` | 70398 |
 /// | injected after the work (`lostResponseRate`) | from `errorCodes` |
 /// | injected after the work (`dropRate`) | no answer: the connection is closed |
+///
+/// account_import of an existing account answers 0 and changes nothing (a
+/// duplicate import). multiaccount_import answers 0 and lists in
+/// `FailAccounts` each item that fails a per-item step above (UserID, profile
+/// type or size, account code, 70399, 70398); it imports the others and sets
+/// the Nick/FaceUrl given on accounts that already exist.
 extension SandboxService {
     private enum Outcome {
         case answer(TencentAnswer, injected: Bool)
@@ -69,7 +77,11 @@ extension SandboxService {
                 throw SandboxFailure(60002, "HTTP method \(request.method) not supported; use POST")
             }
             let api = try route(request.path)
-            state.withLock { $0.recordArrival(api, at: time) }
+            let forced = state.withLock { state in
+                state.recordArrival(api, at: time)
+                return state.forcedCode
+            }
+            if let forced { throw SandboxFailure(forced.code, forced.info) }
             try authenticate(request, at: date)
             try admit(api, at: time)
 
@@ -133,11 +145,10 @@ extension SandboxService {
         }
         if locked { throw SandboxFailure(70050, "too many failed UserSig checks; retry after 1 minute") }
 
-        do throws(UserSigError) {
-            try UserSig.verify(userSig, identifier: identifier, sdkAppID: sdkAppID, secretKey: configuration.secretKey, now: date)
+        do throws(SandboxFailure) {
+            try SandboxUserSig.verify(userSig, identifier: identifier, sdkAppID: sdkAppID, secretKey: configuration.secretKey, now: date)
         } catch {
-            let failure = Self.failure(for: error)
-            throw lockOutIfNeeded(identifier, at: time) ?? failure
+            throw lockOutIfNeeded(identifier, at: time) ?? error
         }
 
         guard configuration.adminIdentifiers.contains(identifier) else {
@@ -158,17 +169,6 @@ extension SandboxService {
             state.signatureFailures[identifier] = nil
             state.lockedUntil[identifier] = time + configuration.signatureLockout.seconds
             return SandboxFailure(70050, "too many failed UserSig checks; retry after 1 minute")
-        }
-    }
-
-    /// Tencent's account error codes for each way a UserSig can fail.
-    static func failure(for error: UserSigError) -> SandboxFailure {
-        switch error {
-        case .malformed: SandboxFailure(70003, "UserSig could not be parsed")
-        case .wrongIdentifier: SandboxFailure(70013, "identifier in the URL differs from the one in the UserSig")
-        case .wrongSDKAppID: SandboxFailure(70014, "sdkappid in the URL differs from the one in the UserSig")
-        case .expired: SandboxFailure(70001, "UserSig expired; generate a new one")
-        case .badSignature: SandboxFailure(70009, "UserSig verification failed; check the secret key")
         }
     }
 

@@ -56,7 +56,8 @@ public final class SandboxService: Sendable {
         state.withLock { $0.accounts[userID] }
     }
 
-    /// Forgets accounts, counters, windows and lockouts (not the random sequence).
+    /// Forgets accounts (deleted ones too), counters, windows, lockouts and
+    /// run-time codes (not the fault knobs nor the random sequence).
     public func reset() {
         state.withLock { state in
             state = SandboxState(random: state.random, faults: state.faults)
@@ -79,7 +80,7 @@ public final class SandboxService: Sendable {
     }
 
     private func handleInspection(_ request: HTTPRequest) -> HTTPResponse {
-        let accountsPrefix = "/sandbox/accounts/"
+        let accountsPrefix = "/sandbox/accounts/", codeSuffix = "/code"
         switch request.path {
         case "/sandbox/stats":
             guard request.method == "GET" else { return Self.methodNotAllowed("GET") }
@@ -97,10 +98,19 @@ public final class SandboxService: Sendable {
             default:
                 return Self.methodNotAllowed("GET, PUT")
             }
+        case "/sandbox/codes":
+            guard request.method == "GET" else { return Self.methodNotAllowed("GET") }
+            return Self.json(status: 200, codes)
+        case "/sandbox/code":
+            return handleCode(request) { setForcedCode($0, info: $1 ?? Self.forcedCodeInfo) }
         case "/sandbox/reset":
             guard request.method == "POST" else { return Self.methodNotAllowed("POST") }
             reset()
             return Self.json(status: 200, ["reset": true])
+        case let path where path.hasPrefix(accountsPrefix) && path.hasSuffix(codeSuffix)
+            && path.count > accountsPrefix.count + codeSuffix.count:
+            let userID = String(path.dropFirst(accountsPrefix.count).dropLast(codeSuffix.count))
+            return handleCode(request) { setAccountCode(userID, code: $0, info: $1 ?? Self.accountCodeInfo) }
         case let path where path.hasPrefix(accountsPrefix) && path.count > accountsPrefix.count:
             guard request.method == "GET" else { return Self.methodNotAllowed("GET") }
             let userID = String(path.dropFirst(accountsPrefix.count))
@@ -121,7 +131,7 @@ public final class SandboxService: Sendable {
         return HTTPResponse(status: status, headers: ["Content-Type": "application/json; charset=utf-8"], body: Array(body))
     }
 
-    private static func methodNotAllowed(_ allowed: String) -> HTTPResponse {
+    static func methodNotAllowed(_ allowed: String) -> HTTPResponse {
         var response = json(status: 405, ["error": "method not allowed"])
         response.headers.set("Allow", allowed)
         return response

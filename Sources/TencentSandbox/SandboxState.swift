@@ -13,6 +13,12 @@ struct SandboxState {
     var signatureFailures: [String: SlidingWindow] = [:]
     var lockedUntil: [String: Double] = [:]
     var faults: SandboxFaults
+    /// UserIDs removed by account_delete; importing them again answers 70399.
+    var deleted: Set<String> = []
+    /// Run-time codes (`setAccountCode`): imports of these UserIDs fail with them.
+    var accountCodes: [String: SandboxCode] = [:]
+    /// Run-time code for every routed `/v4` call (`setForcedCode`).
+    var forcedCode: SandboxCode?
 
     init(random: any RandomNumberGenerator & Sendable, faults: SandboxFaults) {
         self.random = random
@@ -50,22 +56,41 @@ struct SandboxState {
         return true
     }
 
-    /// Creates or updates an account; nil when the edition's quota is full.
-    mutating func importAccount(_ userID: String, nick: String?, faceURL: String?, quota: Int?, at date: Date) -> Bool {
+    /// Imports one account, or says why not: a run-time code set for this
+    /// UserID, 70399 for a deleted UserID, 70398 beyond the edition's quota.
+    /// An existing account counts as a duplicate import; its Nick/FaceUrl
+    /// change only when `updateProfile` (multiaccount_import does,
+    /// account_import does not), and then only the fields given.
+    mutating func importAccount(
+        _ userID: String, nick: String?, faceURL: String?, updateProfile: Bool, quota: Int?, at date: Date
+    ) -> SandboxFailure? {
+        if let code = accountCodes[userID] { return SandboxFailure(code.code, code.info) }
+        if deleted.contains(userID) {
+            return SandboxFailure(70399, "account was deleted and cannot be imported again yet")
+        }
         if var account = accounts[userID] {
-            // Re-importing sets the profile fields it carries and keeps the others.
-            account.nick = nick ?? account.nick
-            account.faceURL = faceURL ?? account.faceURL
+            if updateProfile {
+                account.nick = nick ?? account.nick
+                account.faceURL = faceURL ?? account.faceURL
+            }
             account.importCount += 1
             account.lastImportedAt = date
             accounts[userID] = account
             stats.duplicateImports += 1
-            return true
+            return nil
         }
-        if let quota, accounts.count >= quota { return false }
+        if let quota, accounts.count >= quota { return SandboxFailure(70398, "account quota of this edition exceeded") }
         accounts[userID] = SandboxAccount(
             userID: userID, nick: nick, faceURL: faceURL, importCount: 1,
             firstImportedAt: date, lastImportedAt: date)
+        return nil
+    }
+
+    /// Removes the account and remembers its UserID, which cannot be imported
+    /// again (70399) until a reset; false when there was no such account.
+    mutating func deleteAccount(_ userID: String) -> Bool {
+        guard accounts.removeValue(forKey: userID) != nil else { return false }
+        deleted.insert(userID)
         return true
     }
 }

@@ -35,11 +35,12 @@ import TencentChat
         let sandbox = Fixture.sandbox(clock: clock)
         #expect(Fixture.code(await send(sandbox, "account_import", #"{"UserID":"u1","Nick":"old"}"#)) == 0)
         let first = try #require(sandbox.account("u1")).firstImportedAt
-        #expect(Fixture.code(await send(sandbox, "account_import", #"{"UserID":"u1","FaceUrl":"f"}"#, advance: 5)) == 0)
+        #expect(Fixture.code(await send(sandbox, "account_import", #"{"UserID":"u1","Nick":"new","FaceUrl":"f"}"#, advance: 5)) == 0)
         let account = try #require(sandbox.account("u1"))
         #expect(account.importCount == 2)
-        #expect(account.nick == "old")  // not given again: kept
-        #expect(account.faceURL == "f")
+        // account_import of an existing account changes no profile field (only multiaccount_import does).
+        #expect(account.nick == "old")
+        #expect(account.faceURL == nil)
         #expect(account.firstImportedAt == first)
         #expect(account.lastImportedAt == clock.now)
         let stats = sandbox.stats()
@@ -64,6 +65,62 @@ import TencentChat
         // The older form: a list of UserIDs.
         #expect(Fixture.code(await send(sandbox, "multiaccount_import", #"{"Accounts":["a","b"]}"#)) == 0)
         #expect(sandbox.stats().accounts == 4)
+    }
+
+    @Test func multiaccountImportFailsOnlyTheInvalidItems() async throws {
+        let sandbox = Fixture.sandbox(clock: clock) { $0.accountQuota = 5 }
+        _ = await send(sandbox, "account_import", #"{"UserID":"gone"}"#)
+        _ = await send(sandbox, "account_delete", #"{"DeleteItem":[{"UserID":"gone"}]}"#)
+        _ = await send(sandbox, "account_import", #"{"UserID":"old","Nick":"before","FaceUrl":"f"}"#)
+        let long = String(repeating: "é", count: 250) + "x"  // 501 bytes
+        let response = await send(sandbox, "multiaccount_import", """
+            {"AccountList":[
+              {"UserID":"ok1"}, {"UserID":"nick","Nick":"\(long)"}, {"UserID":"face","FaceUrl":"\(long)"},
+              {"UserID":"gone"}, {"UserID":""}, {"UserID":"\(String(repeating: "x", count: 33))"},
+              {"UserID":"typed","Nick":5}, {"UserID":"old","Nick":"after"}, {"UserID":"ok2","Nick":null},
+              {"UserID":"ok3"}, {"UserID":"over"}, {"UserID":"over2"}
+            ]}
+            """)
+        let json = Fixture.json(response)
+        #expect(json["ActionStatus"] as? String == "OK")
+        #expect(json["ErrorCode"] as? Int == 0)
+        // Quota 5: old, ok1, ok2, ok3 fill four; over takes the fifth, over2 finds it full.
+        #expect(json["FailAccounts"] as? [String] == ["nick", "face", "gone", "", String(repeating: "x", count: 33), "typed", "over2"])
+        for userID in ["ok1", "ok2", "ok3", "over"] { #expect(sandbox.account(userID) != nil) }
+        for userID in ["nick", "face", "gone", "typed", "over2"] { #expect(sandbox.account(userID) == nil) }
+        // multiaccount_import updates the profile fields it is given, and keeps the others.
+        #expect(sandbox.account("old")?.nick == "after")
+        #expect(sandbox.account("old")?.faceURL == "f")
+        #expect(sandbox.stats().accounts == 5)
+        // Only an item without a string UserID makes the whole body malformed.
+        #expect(Fixture.code(await send(sandbox, "multiaccount_import", #"{"AccountList":[{"UserID":"a"},{"Nick":"n"}]}"#)) == 70402)
+        #expect(Fixture.code(await send(sandbox, "multiaccount_import", #"{"AccountList":[{"UserID":"a"},{"UserID":7}]}"#)) == 70402)
+    }
+
+    @Test func deletedAccountsCannotBeImportedAgain() async throws {
+        let sandbox = Fixture.sandbox(clock: clock)
+        _ = await send(sandbox, "multiaccount_import", #"{"AccountList":[{"UserID":"a"},{"UserID":"b"},{"UserID":"c"}]}"#)
+        let delete = Fixture.json(await send(sandbox, "account_delete", #"{"DeleteItem":[{"UserID":"a"},{"UserID":"b"}]}"#))
+        #expect((delete["ResultItem"] as? [[String: Any]])?.map { $0["ResultCode"] as? Int } == [0, 0])
+        #expect(sandbox.account("a") == nil && sandbox.account("b") == nil)
+        #expect(sandbox.stats().accounts == 1)
+        let check = Fixture.json(await send(sandbox, "account_check", #"{"CheckItem":[{"UserID":"a"},{"UserID":"c"}]}"#))
+        #expect((check["ResultItem"] as? [[String: Any]])?.map { $0["AccountStatus"] as? String } == ["NotImported", "Imported"])
+
+        let again = Fixture.json(await send(sandbox, "account_import", #"{"UserID":"a"}"#))
+        #expect(again["ActionStatus"] as? String == "FAIL")
+        #expect(again["ErrorCode"] as? Int == 70399)
+        #expect(again["ErrorInfo"] as? String == "account was deleted and cannot be imported again yet")
+        let multi = Fixture.json(await send(sandbox, "multiaccount_import", #"{"AccountList":[{"UserID":"a"},{"UserID":"b"},{"UserID":"d"}]}"#))
+        #expect(multi["ErrorCode"] as? Int == 0)
+        #expect(multi["FailAccounts"] as? [String] == ["a", "b"])
+        let older = Fixture.json(await send(sandbox, "multiaccount_import", #"{"Accounts":["b","e"]}"#))
+        #expect(older["FailAccounts"] as? [String] == ["b"])
+        #expect(sandbox.account("a") == nil && sandbox.account("b") == nil)
+        #expect(sandbox.account("d") != nil && sandbox.account("e") != nil)
+
+        sandbox.reset()
+        #expect(Fixture.code(await send(sandbox, "account_import", #"{"UserID":"a"}"#)) == 0)
     }
 
     @Test func accountCheckAndDelete() async throws {
