@@ -263,6 +263,8 @@ final class ImportService: Sendable {
                     continue
                 }
                 if recorded.status != .pending || ContinuousClock.now >= deadline { return recorded }
+                // Misconfiguration opened the breaker: nothing will change before the deadline.
+                if await delivery.breaker.state() != nil { return recorded }
             } else if remaining > .zero {
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval))
             }

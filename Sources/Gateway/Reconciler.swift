@@ -104,7 +104,8 @@ public struct Reconciler: Sendable {
             let grant = await limiter.acquire(deadline: .now + .seconds(30))
             guard grant.permitted else {
                 // Paused (70050) or a long queue: wait for the budget, it is not a failure of this page.
-                try await Task.sleep(for: max(grant.retryAfter, .milliseconds(100)))
+                // Looked at again every few seconds: the pause can be lifted (or moved) meanwhile.
+                try await Task.sleep(for: min(max(grant.retryAfter, .milliseconds(100)), .seconds(5)))
                 continue
             }
             tries += 1

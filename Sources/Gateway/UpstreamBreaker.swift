@@ -135,6 +135,11 @@ actor UpstreamBreaker {
             readAt = .now
             metrics.setMisconfigured(false)
             if let closed {
+                // What waited for the configuration is due now, not when its deferral ends.
+                _ = try await pool.query("""
+                    UPDATE accounts SET next_attempt_at = now()
+                    WHERE status = 'pending' AND next_attempt_at > now() AND lease_owner IS NULL
+                    """)
                 logger.notice("upstream circuit breaker closed: a call succeeded", metadata: [
                     "breaker.reason_code": "\((try? closed.optionalInt("reason_code")).flatMap { $0 }.map(String.init) ?? "none")",
                 ])

@@ -18,6 +18,8 @@ final class GatewayHarness: Sendable {
     let sandboxServer: HTTPServer
     let gatewayServer: HTTPServer
     let app: GatewayApplication
+    /// The gateway's Tencent client (its signature can be rotated).
+    let client: TencentClient
     let baseURL: String
     let sandboxURL: String
     let importerToken: String
@@ -37,14 +39,18 @@ final class GatewayHarness: Sendable {
         var authCacheDuration: Duration? = nil
         /// Wraps the real upstream, e.g. to inject outages.
         var upstream: @Sendable (AccountUpstream) -> AccountUpstream = { $0 }
+        /// The gateway's secret key when it should differ from the sandbox's (a wrong key).
+        var gatewaySecretKey: String? = nil
+        var maxUnexplainedAttempts = 5
     }
 
     static let sdkAppID = 1_400_000_000
     static let secretKey = "test-secret-" + UUID().uuidString
 
     private init(database: TestDatabase, pool: PostgresPool, sandbox: SandboxService, sandboxServer: HTTPServer,
-                 gatewayServer: HTTPServer, app: GatewayApplication, baseURL: String, sandboxURL: String,
+                 gatewayServer: HTTPServer, app: GatewayApplication, client: TencentClient, baseURL: String, sandboxURL: String,
                  importerToken: String, auditorToken: String) {
+        self.client = client
         self.database = database
         self.pool = pool
         self.sandbox = sandbox
@@ -89,9 +95,11 @@ final class GatewayHarness: Sendable {
             "TENCENT_ENDPOINT": sandboxURL, "GATEWAY_ID_STRATEGY": options.idStrategy.rawValue,
             "GATEWAY_WAIT_MS": String(options.waitMilliseconds), "TENCENT_IMPORT_RATE": String(options.importRate),
             "TENCENT_BATCH_RATE": String(options.batchRate),
+            "GATEWAY_MAX_UNEXPLAINED_ATTEMPTS": String(options.maxUnexplainedAttempts),
         ])
         configuration.authCacheDuration = options.authCacheDuration
-        let upstream = options.upstream(TencentUpstream(client: try tencentClient(sandboxURL)))
+        let client = try tencentClient(sandboxURL, secretKey: options.gatewaySecretKey ?? secretKey)
+        let upstream = options.upstream(TencentUpstream(client: client))
         let app = GatewayApplication(configuration: configuration, pool: pool, upstream: upstream, logger: logger, replicaID: "test-replica")
         var serverConfiguration = HTTPServer.Configuration(address: ListenAddress(host: "127.0.0.1", port: 0),
                                                            errorResponder: GatewayApplication.serverErrorResponder)
@@ -103,12 +111,12 @@ final class GatewayHarness: Sendable {
         let importer = try await callers.add(name: "test-importer", roles: [.importer])
         let auditor = try await callers.add(name: "test-auditor", roles: [.auditor])
         return GatewayHarness(database: database, pool: pool, sandbox: sandbox, sandboxServer: sandboxServer,
-                              gatewayServer: gatewayServer, app: app, baseURL: "http://127.0.0.1:\(port)",
+                              gatewayServer: gatewayServer, app: app, client: client, baseURL: "http://127.0.0.1:\(port)",
                               sandboxURL: sandboxURL, importerToken: importer, auditorToken: auditor)
     }
 
     /// A real Tencent client for the sandbox.
-    static func tencentClient(_ sandboxURL: String) throws -> TencentClient {
+    static func tencentClient(_ sandboxURL: String, secretKey: String = secretKey) throws -> TencentClient {
         TencentClient(
             endpoint: try TencentEndpoint(parsing: sandboxURL),
             signature: AdminSignature(sdkAppID: sdkAppID, identifier: "administrator", secretKey: secretKey),
