@@ -60,6 +60,7 @@ struct ImportCommand: AsyncParsableCommand {
         for reason in reasons {
             display.write("import: failed: \(reason.accounts) account(s) with Tencent error \(reason.code.map(String.init) ?? "none"): \(reason.info ?? "")")
         }
+        if let reason = progress.stoppedBecause { display.write("import: stopped: \(reason)") }
         print("import: \(progress)")
         if !progress.isComplete { throw ExitCode(1) }
     }

@@ -41,6 +41,9 @@ public struct BulkImporter: Sendable {
         public var totalBytes: UInt64 = 0
         /// This run's request id: its rows' `request_id` and its upstream events'.
         public var runID = ""
+        /// Why the run stopped following its accounts early (the upstream circuit
+        /// breaker opened): they stay pending, and a later run resumes.
+        public var stoppedBecause: String?
 
         public var description: String {
             "rows \(rows) (invalid \(invalid)) · imported \(imported) · pending \(pending) · failed \(failed)"
@@ -54,6 +57,14 @@ public struct BulkImporter: Sendable {
     public struct RowError: Sendable, Equatable {
         public var line: Int
         public var message: String
+    }
+
+    /// Set while the upstream circuit breaker is open: no account can be imported
+    /// until the configuration is fixed, so waiting for them would only hang.
+    private func breakerReason() async -> String? {
+        guard let open = await app.delivery.breaker.state() else { return nil }
+        return "the upstream circuit breaker is open after \(open.code.map { "Tencent code \($0)" } ?? "an upstream answer") (\(open.reason)): "
+            + "fix the configuration, then run the same import again; it resumes"
     }
 
     /// Why accounts of the run ended `failed`: Tencent's code and text, and how many.
@@ -102,17 +113,27 @@ public struct BulkImporter: Sendable {
                 report(nil, tally.progress)
                 lastReport = .now
                 while tally.committedRows - tally.answeredRows > maxAhead {
+                    if let reason = await breakerReason() {
+                        tally.progress.stoppedBecause = reason
+                        break
+                    }
                     try await Task.sleep(for: .milliseconds(250))
                     try await tally.refresh(on: app.pool)
                 }
             }
+            if tally.progress.stoppedBecause != nil { break }
         }
+        if let previous = commit { tally.alreadyImported += try await previous.value }
 
         // Follow what is still pending.
         let deadline = ContinuousClock.now + drainTimeout
         try await tally.refresh(on: app.pool)
         report(nil, tally.progress)
-        while tally.progress.pending > 0 && ContinuousClock.now < deadline {
+        while tally.progress.pending > 0 && ContinuousClock.now < deadline && tally.progress.stoppedBecause == nil {
+            if let reason = await breakerReason() {
+                tally.progress.stoppedBecause = reason
+                break
+            }
             try await Task.sleep(for: .milliseconds(250))
             try await tally.refresh(on: app.pool)
             if ContinuousClock.now - lastReport >= .seconds(1) {
