@@ -62,9 +62,10 @@ public final class URLSessionTransport: TencentTransport {
     }
 
     /// Only the error code is kept: URLError's own texts include the URL, and with it the UserSig.
-    private static func map(_ error: any Error) -> TencentTransportError {
+    static func map(_ error: any Error) -> TencentTransportError {
         guard let urlError = error as? URLError else { return .other(String(describing: type(of: error))) }
         let detail = "URLError \(urlError.code.rawValue)"
+        if urlError.code == .unknown, isTLSFailure(urlError) { return .tls(detail + " (certificate or handshake)") }
         switch urlError.code {
         case .timedOut: return .timedOut
         case .cancelled: return .cancelled
@@ -79,6 +80,18 @@ public final class URLSessionTransport: TencentTransport {
             return .tls(detail)
         default: return .other(detail)
         }
+    }
+
+    /// FoundationNetworking on Linux turns every libcurl TLS failure (an
+    /// untrusted issuer, a host name mismatch, a failed handshake) into
+    /// `URLError.unknown`; only libcurl's message, kept as the localized
+    /// description, tells them apart. libcurl's TLS messages start with "SSL"
+    /// ("SSL certificate problem: …", "SSL: no alternative certificate subject
+    /// name matches target host name …") or name OpenSSL ("OpenSSL SSL_connect: …").
+    /// The message is only inspected, never kept: the caller gets the code.
+    private static func isTLSFailure(_ error: URLError) -> Bool {
+        let message = (error as NSError).localizedDescription
+        return message.hasPrefix("SSL") || message.hasPrefix("OpenSSL") || message.contains("certificate")
     }
 }
 
