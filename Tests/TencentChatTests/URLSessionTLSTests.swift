@@ -114,9 +114,14 @@ struct TestPKI: Sendable {
 
     static let shared: Result<TestPKI, any Error> = Result { try TestPKI() }
 
+    /// Removed when the test process exits, not before: the CA file stays configured until then.
+    static let temporaryDirectory = FileManager.default.temporaryDirectory
+        .appendingPathComponent("account-gateway-tls-\(UUID().uuidString)")
+
     private init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("account-gateway-tls-\(UUID().uuidString)")
+        directory = Self.temporaryDirectory
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(at: TestPKI.temporaryDirectory) }
         trustedCA = try Self.makeCA("trusted-ca", in: directory)
         untrustedCA = try Self.makeCA("untrusted-ca", in: directory)
         let names = "subjectAltName=IP:127.0.0.1,DNS:localhost"
