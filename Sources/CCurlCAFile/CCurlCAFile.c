@@ -1,8 +1,9 @@
 // Why this file exists: on Linux, URLSession (FoundationNetworking) drives
-// libcurl and sets CURLOPT_CAINFO itself, to libcurl's built-in bundle
-// (/etc/ssl/certs/ca-certificates.crt). Its only override, the
+// libcurl and chooses CURLOPT_CAINFO itself: libcurl's built-in bundle
+// (/etc/ssl/certs/ca-certificates.crt here), else the first of a fixed list
+// of paths (EasyHandle.setCARootBundlePath()). Its only override, the
 // `URLSessionCertificateAuthorityInfoFile` environment variable, is compiled in
-// for Android only (EasyHandle.setCARootBundlePath()); SSL_CERT_FILE and
+// for Android only (`#if os(Android)`); SSL_CERT_FILE and
 // CURL_CA_BUNDLE are not read either. So an operator's private CA cannot be
 // configured through Foundation at all.
 //
