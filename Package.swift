@@ -18,6 +18,13 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CEpoll"),
+        // Lets URLSessionTransport trust an operator's CA file on Linux, where
+        // FoundationNetworking has no option for it (see CCurlCAFile.c). The
+        // executable must export the hook for the dynamic linker to prefer it.
+        .target(name: "CCurlCAFile", linkerSettings: [
+            .linkedLibrary("dl", .when(platforms: [.linux])),
+            .unsafeFlags(["-Xlinker", "--export-dynamic-symbol=curl_multi_add_handle"], .when(platforms: [.linux])),
+        ]),
 
         // PostgreSQL through libpq: connections on threads of their own, a fixed-size pool.
         .target(name: "PostgresClient", dependencies: [
@@ -31,7 +38,7 @@ let package = Package(
         ]),
         // Tencent Cloud Chat: UserSig, endpoints, the REST client and its error classes.
         .target(name: "TencentChat", dependencies: [
-            "CZlib",
+            "CZlib", "CCurlCAFile",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Synchronization
+import CCurlCAFile
 
 /// The production transport: URLSession (libcurl on Linux) with pooled
 /// keep-alive connections, a hard total deadline per call, and redirects refused.
@@ -17,6 +18,71 @@ public final class URLSessionTransport: TencentTransport {
         configuration.urlCache = nil
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         session = URLSession(configuration: configuration, delegate: RedirectRefuser(), delegateQueue: nil)
+    }
+
+    /// The same transport, verifying the upstream against the CA bundle in
+    /// `caFile` instead of the system trust store: for an operator whose egress
+    /// goes through a proxy that re-signs TLS with a private CA. Verification
+    /// stays on: the certificate chain must lead to a CA in the file (libcurl's
+    /// default certificate directory, /etc/ssl/certs on Debian, is still
+    /// consulted) and must name the host.
+    ///
+    /// **Process-wide.** FoundationNetworking (Linux) has no per-session CA
+    /// option, so the file is set on libcurl itself (see `CCurlCAFile`) and
+    /// applies to every URLSession request in the process. Configure it once at
+    /// start-up, before any request; a second, different file is refused.
+    ///
+    /// - Parameters:
+    ///   - maxConnectionsPerHost: the keep-alive pool size towards Tencent.
+    ///   - caFile: a PEM file of one or more CA certificates; `nil` keeps the
+    ///     system trust store (the same as `init(maxConnectionsPerHost:)`).
+    /// - Throws: `CAFileError` when the file cannot be used; the transport is
+    ///   then not made, so a misconfiguration stops start-up instead of
+    ///   failing every call.
+    public convenience init(maxConnectionsPerHost: Int = 16, caFile: String?) throws {
+        if let caFile { try Self.trustCertificateAuthorities(inFile: caFile) }
+        self.init(maxConnectionsPerHost: maxConnectionsPerHost)
+    }
+
+    /// Why a CA file was not taken.
+    public enum CAFileError: Error, Equatable, Sendable, CustomStringConvertible {
+        /// `INSECURE_SSL_NO_VERIFY`, the value that turns verification off in
+        /// FoundationNetworking (on Android): never accepted.
+        case insecureValueRefused
+        /// Missing, unreadable, or without a PEM certificate.
+        case notACertificateFile(String)
+        /// A different file is already in effect for this process.
+        case conflictsWithConfigured(String)
+        /// This platform or binary cannot apply it (not Linux, or the hook not exported).
+        case unsupported
+
+        public var description: String {
+            switch self {
+            case .insecureValueRefused: "refusing INSECURE_SSL_NO_VERIFY: TLS verification stays on"
+            case .notACertificateFile(let path): "\(path) is not a readable PEM file of CA certificates"
+            case .conflictsWithConfigured(let path): "a different CA file is already in effect for this process: \(path)"
+            case .unsupported: "a CA file cannot be applied to URLSession in this binary (Linux with the CCurlCAFile hook only)"
+            }
+        }
+    }
+
+    /// The CA file in effect for the process, once one is set.
+    private static let configuredCAFile = Mutex<String?>(nil)
+
+    private static func trustCertificateAuthorities(inFile path: String) throws {
+        guard path != "INSECURE_SSL_NO_VERIFY" else { throw CAFileError.insecureValueRefused }
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path  // libcurl opens it later, maybe from another directory
+        guard let pem = try? String(contentsOfFile: absolute, encoding: .utf8),
+              pem.contains("-----BEGIN CERTIFICATE-----")
+        else { throw CAFileError.notACertificateFile(path) }
+        try configuredCAFile.withLock { configured in
+            if let configured {
+                guard configured == absolute else { throw CAFileError.conflictsWithConfigured(configured) }
+                return
+            }
+            guard ccurl_set_ca_file(absolute) == 0 else { throw CAFileError.unsupported }
+            configured = absolute
+        }
     }
 
     deinit {
@@ -62,9 +128,10 @@ public final class URLSessionTransport: TencentTransport {
     }
 
     /// Only the error code is kept: URLError's own texts include the URL, and with it the UserSig.
-    private static func map(_ error: any Error) -> TencentTransportError {
+    static func map(_ error: any Error) -> TencentTransportError {
         guard let urlError = error as? URLError else { return .other(String(describing: type(of: error))) }
         let detail = "URLError \(urlError.code.rawValue)"
+        if urlError.code == .unknown, isTLSFailure(urlError) { return .tls(detail + " (certificate or handshake)") }
         switch urlError.code {
         case .timedOut: return .timedOut
         case .cancelled: return .cancelled
@@ -79,6 +146,18 @@ public final class URLSessionTransport: TencentTransport {
             return .tls(detail)
         default: return .other(detail)
         }
+    }
+
+    /// FoundationNetworking on Linux turns every libcurl TLS failure (an
+    /// untrusted issuer, a host name mismatch, a failed handshake) into
+    /// `URLError.unknown`; only libcurl's message, kept as the localized
+    /// description, tells them apart. libcurl's TLS messages start with "SSL"
+    /// ("SSL certificate problem: …", "SSL: no alternative certificate subject
+    /// name matches target host name …") or name OpenSSL ("OpenSSL SSL_connect: …").
+    /// The message is only inspected, never kept: the caller gets the code.
+    private static func isTLSFailure(_ error: URLError) -> Bool {
+        let message = (error as NSError).localizedDescription
+        return message.hasPrefix("SSL") || message.hasPrefix("OpenSSL") || message.contains("certificate")
     }
 }
 
