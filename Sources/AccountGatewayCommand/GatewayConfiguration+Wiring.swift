@@ -17,9 +17,13 @@ extension GatewayConfiguration {
     func tencentClient(logger: Logger) throws -> TencentClient {
         let endpoint: TencentEndpoint
         do { endpoint = try TencentEndpoint(parsing: self.endpoint) } catch { throw ValidationError("\(error)") }
+        let transport: URLSessionTransport
+        do { transport = try URLSessionTransport(caFile: caFile) } catch {
+            throw ValidationError("TENCENT_CA_FILE: \(error)")
+        }
         return TencentClient(
             endpoint: endpoint,
             signature: AdminSignature(sdkAppID: sdkAppID, identifier: adminIdentifier, secretKey: secretKey, validity: userSigValidity),
-            transport: URLSessionTransport(), logger: logger)
+            transport: transport, logger: logger)
     }
 }

@@ -23,6 +23,8 @@ public struct GatewayConfiguration: Sendable {
     public var userSigValidity: Int
     /// The file the secret key came from, re-read on SIGHUP and when it changes.
     public var secretKeyFile: String?
+    /// A PEM file of CA certificates to verify Tencent's (or a re-signing proxy's) certificate against; nil: the system's.
+    public var caFile: String?
     public var logLevel: Logger.Level
     /// How long a successful authentication is remembered by a replica; a
     /// revoked token stops working within this time. Not an environment
@@ -79,6 +81,7 @@ public struct GatewayConfiguration: Sendable {
             problems.append("TENCENT_SECRET_KEY_FILE (preferred) or TENCENT_SECRET_KEY is required")
         }
 
+        caFile = value("TENCENT_CA_FILE")
         adminIdentifier = value("TENCENT_ADMIN") ?? "administrator"
         if adminIdentifier.utf8.count > 32 { problems.append("TENCENT_ADMIN must be at most 32 bytes") }
         endpoint = value("TENCENT_ENDPOINT") ?? "china"

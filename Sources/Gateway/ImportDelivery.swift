@@ -167,11 +167,13 @@ final class ImportDelivery: Sendable {
     }
 
     /// Whether a call may go out now; while the breaker is open (and this is not
-    /// its probe) the claims are given back, due when the next probe is.
+    /// its probe) the claims are given back.
     func passBreaker(_ claims: [Claim]) async -> UpstreamBreaker.Permit? {
         let permit = await breaker.permit()
         if case .wait(let delay) = permit {
-            await giveBack(claims, dueIn: delay)
+            // Due again soon rather than at the next probe: while the breaker is open
+            // the worker claims nothing but the probe, and once it closes they go at once.
+            await giveBack(claims, dueIn: min(delay, .seconds(2)))
             return nil
         }
         return permit

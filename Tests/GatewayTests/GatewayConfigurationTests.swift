@@ -14,6 +14,23 @@ import Testing
         #expect(c.idStrategy == .verbatim)
         #expect(c.waitMilliseconds == 3000)
         #expect(c.logLevel == .info)
+        #expect(c.maxUnexplainedAttempts == 5)
+        #expect(c.userSigValidity == 86_400)
+        #expect(c.caFile == nil)
+    }
+
+    @Test func upstreamKnobs() throws {
+        var env = minimal
+        env["GATEWAY_MAX_UNEXPLAINED_ATTEMPTS"] = "3"
+        env["TENCENT_USERSIG_VALIDITY"] = "3600"
+        env["TENCENT_CA_FILE"] = "/etc/gateway/ca.pem"
+        let c = try GatewayConfiguration(environment: env)
+        #expect(c.maxUnexplainedAttempts == 3 && c.userSigValidity == 3600 && c.caFile == "/etc/gateway/ca.pem")
+        env["TENCENT_USERSIG_VALIDITY"] = "60"  // shorter than a signature could be renewed in time
+        #expect(throws: GatewayConfiguration.Error.self) { try GatewayConfiguration(environment: env) }
+        env["TENCENT_USERSIG_VALIDITY"] = "3600"
+        env["GATEWAY_MAX_UNEXPLAINED_ATTEMPTS"] = "0"
+        #expect(throws: GatewayConfiguration.Error.self) { try GatewayConfiguration(environment: env) }
     }
 
     @Test func secretKeyFileWinsAndIsTrimmed() throws {
