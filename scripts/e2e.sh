@@ -90,10 +90,36 @@ check "the independent verifier rejects the official one for another admin" iden
 verifier_port=$(free_port)
 second_port=$(free_port)
 python3 scripts/tencent_verifier.py "$verifier_port" "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE" & pids+=($!)
-TENCENT_ENDPOINT=http://127.0.0.1:$verifier_port GATEWAY_LISTEN=127.0.0.1:$second_port "$bin" serve 2>"$work/serve2.log" & pids+=($!)
+TENCENT_ENDPOINT=http://127.0.0.1:$verifier_port GATEWAY_LISTEN=127.0.0.1:$second_port "$bin" serve 2>"$work/serve2.log" & second_pid=$!; pids+=($second_pid)
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$second_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 check "import through the independent verifier answers 201" 201 "$(curl -s -o "$work/body" -w '%{http_code}' -X POST "http://127.0.0.1:$second_port/accounts" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"user_id":"e2e_verified"}')"
 check "the independent verifier accepted the gateway's UserSig" 1 "$(curl -s "http://127.0.0.1:$verifier_port/verified" | python3 -c 'import json,sys; print(json.load(sys.stdin)["verified"])')"
+
+# A wrong key, alone on the database: the circuit breaker opens after the first
+# 70009, requests answer 202 at once, /readyz says why; the fixed key file is
+# picked up on SIGHUP, without a restart, and the account is imported.
+kill -TERM "$serve_pid" "$second_pid"; wait "$serve_pid" "$second_pid" 2>/dev/null || true
+printf 'not-the-app-key' > "$work/wrong_key"
+third_port=$(free_port)
+TENCENT_SECRET_KEY_FILE=$work/wrong_key GATEWAY_LISTEN=127.0.0.1:$third_port "$bin" serve 2>"$work/serve3.log" & third_pid=$!; pids+=($third_pid)
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$third_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+post3() { curl -s -o "$work/body" -w '%{http_code}' -X POST "http://127.0.0.1:$third_port/accounts" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d "{\"user_id\":\"$1\"}"; }
+check "wrong key: the account is accepted as pending" 202 "$(post3 e2e_key_1)"
+started=$(date +%s%N)
+check "wrong key: the next request is answered 202 too" 202 "$(post3 e2e_key_2)"
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+check "wrong key: ... at once, without waiting GATEWAY_WAIT_MS (${elapsed_ms} ms)" yes "$([ "$elapsed_ms" -lt 1000 ] && echo yes || echo no)"
+check "readyz stays ready and names the breaker's code" yes "$(curl -s "http://127.0.0.1:$third_port/readyz" | python3 -c 'import json,sys; print("yes" if "70009" in json.load(sys.stdin).get("upstream", "") else "no")')"
+check "the sandbox saw one bad signature, not a storm" 1 "$(curl -s "http://127.0.0.1:$sandbox_port/sandbox/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["answers"].get("70009", 0))')"
+cp "$TENCENT_SECRET_KEY_FILE" "$work/wrong_key"
+kill -HUP "$third_pid"
+status=pending
+for _ in $(seq 1 100); do
+    status=$(curl -s "http://127.0.0.1:$third_port/accounts/e2e_key_2" -H "Authorization: Bearer $token" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')
+    [ "$status" = imported ] && break; sleep 0.1
+done
+check "after SIGHUP with the fixed key file the backlog is imported" imported "$status"
+check "the reload came from SIGHUP and is logged" 2 "$(grep -c -e 'SIGHUP: reloading' -e 'secret key reloaded' "$work/serve3.log" || true)"
 
 key=$(cat "$TENCENT_SECRET_KEY_FILE")
 check "no secret key or UserSig in any log" 0 "$(cat "$work"/*.log | grep -c -e "$key" -e 'usersig=[^R&]' -e 'TLS.sig' || true)"
