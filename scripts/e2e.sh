@@ -120,6 +120,14 @@ for _ in $(seq 1 100); do
 done
 check "after SIGHUP with the fixed key file the backlog is imported" imported "$status"
 check "the reload came from SIGHUP and is logged" 2 "$(grep -c -e 'SIGHUP: reloading' -e 'secret key reloaded' "$work/serve3.log" || true)"
+# A Kubernetes Secret changes without a signal: the file's content is looked at every 5 s.
+printf 'rotated-key' > "$work/wrong_key"
+reloads=1
+for _ in $(seq 1 80); do
+    reloads=$(grep -c 'secret key reloaded' "$work/serve3.log" || true)
+    [ "$reloads" = 2 ] && break; sleep 0.1
+done
+check "a changed key file is picked up without a signal" 2 "$reloads"
 
 key=$(cat "$TENCENT_SECRET_KEY_FILE")
 check "no secret key or UserSig in any log" 0 "$(cat "$work"/*.log | grep -c -e "$key" -e 'usersig=[^R&]' -e 'TLS.sig' || true)"
