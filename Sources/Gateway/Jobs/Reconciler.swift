@@ -122,16 +122,15 @@ public struct Reconciler: Sendable {
             case .success:
                 await breaker.reportSuccess()
                 return Self.statuses(of: chatIDs, in: reply)
-            case .rateLimited:
-                await limiter.reportRateLimited()
             case .signatureLockout:
+                // Waited out at the limiter (every API is paused); not a failure of this page.
                 await limiter.reportLockout()
                 logger.error("Tencent locked the admin out (70050); every API pauses for a minute", metadata: [
                     "upstream.error_info": "\(reply.errorInfo)",
                 ])
-            case .renewSignature:
-                break  // the client signs anew for the next call
-            case .transient, .undocumented:
+            case .rateLimited, .renewSignature, .transient, .undocumented:
+                if errorClass == .rateLimited { await limiter.reportRateLimited() }
+                // (After 70001/70052 the client signs anew for the next call.)
                 guard tries < maxTries else {
                     throw CheckFailed(description: "account_check answered \(reply.errorCode) \(reply.errorInfo) \(tries) times")
                 }
