@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Logging
+import Synchronization
 
 /// Waits for SIGTERM or SIGINT. The default actions are ignored so the
 /// process can stop gracefully instead of dying mid-request.
@@ -26,25 +27,18 @@ enum ShutdownSignal {
 }
 
 /// Resumes once; keeps the signal sources alive for the life of the process.
-private final class SignalOnce: @unchecked Sendable {
-    // Guarded by `lock`.
-    private var continuation: CheckedContinuation<Void, Never>?
-    private var sources: [DispatchSourceSignal] = []
-    private let lock = NSLock()
+private final class SignalOnce: Sendable {
+    private let state: Mutex<(continuation: CheckedContinuation<Void, Never>?, sources: [any DispatchSourceSignal])>
 
     init(_ continuation: CheckedContinuation<Void, Never>) {
-        self.continuation = continuation
+        state = Mutex((continuation, []))
     }
 
-    func keep(_ sources: [DispatchSourceSignal]) {
-        lock.withLock { self.sources = sources }
+    func keep(_ sources: [any DispatchSourceSignal]) {
+        state.withLock { $0.sources = sources }
     }
 
     func fire() {
-        let continuation = lock.withLock { () -> CheckedContinuation<Void, Never>? in
-            defer { self.continuation = nil }
-            return self.continuation
-        }
-        continuation?.resume()
+        state.withLock { $0.continuation.take() }?.resume()
     }
 }

@@ -1,18 +1,16 @@
-import Foundation
+import Synchronization
 
-/// A value that is only ever touched while holding a lock.
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    // @unchecked Sendable: `value` is only read or written inside `withLock`, under `lock`.
-    private let lock = NSLock()
-    private var value: Value
+/// A value that is only ever touched while holding a lock: a `Mutex` in a
+/// class, so it can be shared (and captured by escaping closures) where a
+/// noncopyable `Mutex` cannot go.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
 
     init(_ value: Value) {
-        self.value = value
+        mutex = Mutex(value)
     }
 
-    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
+    func withLock<Result>(_ body: (inout sending Value) throws -> sending Result) rethrows -> sending Result {
+        try mutex.withLock(body)
     }
 }

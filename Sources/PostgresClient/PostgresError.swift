@@ -144,7 +144,7 @@ public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringCo
     }
 
     /// Kind, SQLSTATE, SQL text (placeholders only) and source: nothing that can carry a value.
-    var summaryMetadata: Logger.Metadata {
+    public var summaryMetadata: Logger.Metadata {
         var metadata: Logger.Metadata = [
             "db.error.kind": "\(kind.rawValue)", "db.error.source": "\(file):\(line)",
         ]

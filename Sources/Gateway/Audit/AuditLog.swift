@@ -81,7 +81,7 @@ final class AuditLog: Sendable {
                 for pending in batch { pending.continuation.resume() }
             } catch let error as PostgresError where batch.count > 1 && !error.isConnectionProblem {
                 // One bad event must not fail the others: write them one by one.
-                logger.warning("audit batch refused; writing its events one by one", metadata: ["error": "\(error)"])
+                logger.warning("audit batch refused; writing its events one by one", metadata: .error(error))
                 for pending in batch {
                     do {
                         _ = try await pool.query(Self.insert([pending.event]))

@@ -62,7 +62,7 @@ extension GatewayApplication {
                 try await idempotency.finish(caller: caller, key: key, status: result.response.status, body: result.response.body)
             } catch {
                 // The answer stands; the key stays held until it expires, then a retry is processed again.
-                context.logger.warning("could not store the idempotent answer", metadata: ["error": "\(error)"])
+                context.logger.warning("could not store the idempotent answer", metadata: .error(error))
             }
             return result
         } catch {

@@ -31,7 +31,7 @@ extension GatewayApplication {
             }
             return Self.json(200, body)
         } catch {
-            logger.warning("readiness check failed", metadata: ["error": "\(error)"])
+            logger.warning("readiness check failed", metadata: .error(error))
             return GatewayError.notReady("The database does not answer.").response(requestID: requestID)
         }
     }

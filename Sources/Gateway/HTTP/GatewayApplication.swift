@@ -226,13 +226,13 @@ public final class GatewayApplication: Sendable {
                     metrics.auditWriteFailure(action: event.action.rawValue)
                     if committed {
                         context.logger.error("audit event lost: the change is committed, so it is answered anyway", metadata: [
-                            "audit.action": "\(event.action.rawValue)", "http.status": "\(response.status)", "error": "\(error)",
-                        ])
+                            "audit.action": "\(event.action.rawValue)", "http.status": "\(response.status)",
+                        ].adding(error))
                         return response
                     }
                     context.logger.error("audit event could not be written; answering 503", metadata: [
-                        "audit.action": "\(event.action.rawValue)", "error": "\(error)",
-                    ])
+                        "audit.action": "\(event.action.rawValue)",
+                    ].adding(error))
                     return mapUnexpected(error, context: context)
                 }
                 try? await Task.sleep(for: delay)
@@ -291,10 +291,10 @@ public final class GatewayApplication: Sendable {
         case let error as GatewayError:
             return error.response(requestID: context.requestID)
         case let error as PostgresError where error.isConnectionProblem || error.kind == .poolTimeout || error.kind == .poolClosed:
-            context.logger.warning("database unavailable", metadata: ["error": "\(error.debugDescription)"])
+            context.logger.warning("database unavailable", metadata: .error(error))
             return GatewayError.databaseUnavailable.response(requestID: context.requestID)
         default:
-            context.logger.error("unexpected error", metadata: ["error": "\(String(reflecting: error))"])
+            context.logger.error("unexpected error", metadata: .error(error))
             return GatewayError.internalError.response(requestID: context.requestID)
         }
     }

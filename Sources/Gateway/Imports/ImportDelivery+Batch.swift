@@ -87,7 +87,7 @@ extension ImportDelivery {
             for account in recorded { noteUnexplainedEnd(account, decision: decision, log: log) }
         } catch {
             log.error("could not record the upstream outcomes; the leases will expire and the imports be retried",
-                      metadata: ["error": "\(error)"])
+                      metadata: .error(error))
         }
         for claim in chunk where !listedIDs.contains(claim.account.userID) { signals.signal(claim.account.userID) }
         if !listed.isEmpty {

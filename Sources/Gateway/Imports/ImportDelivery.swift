@@ -157,7 +157,7 @@ final class ImportDelivery: Sendable {
                 """)
         } catch {
             logger.warning("could not give claims back; their leases expire by themselves",
-                           metadata: ["claims": "\(userIDs.count)", "error": "\(error)"])
+                           metadata: ["claims": "\(userIDs.count)"].adding(error))
         }
         for userID in userIDs { signals.signal(userID) }
     }
@@ -218,7 +218,7 @@ final class ImportDelivery: Sendable {
                 try await record([], event: event)
                 metrics.auditEvent(action: event.action.rawValue)
             } catch {
-                log.error("could not record the upstream call", metadata: ["error": "\(error)"])
+                log.error("could not record the upstream call", metadata: .error(error))
             }
             return await explain(claim)
         }
@@ -229,7 +229,7 @@ final class ImportDelivery: Sendable {
             metrics.auditEvent(action: event.action.rawValue)
         } catch {
             log.error("could not record the upstream outcome; the lease will expire and the import be retried",
-                      metadata: ["error": "\(error)"])
+                      metadata: .error(error))
         }
         if let recorded { noteUnexplainedEnd(recorded, decision: decision, log: log) }
         signals.signal(account.userID)
@@ -279,7 +279,7 @@ final class ImportDelivery: Sendable {
                 """).affectedRows
             logger.info("released leases", metadata: ["leases.released": "\(released)"])
         } catch {
-            logger.warning("could not release leases; they expire by themselves", metadata: ["error": "\(error)"])
+            logger.warning("could not release leases; they expire by themselves", metadata: .error(error))
         }
     }
 

@@ -118,8 +118,8 @@ final class ImportService: Sendable {
         } catch {
             // The intent is committed: whatever fails now, the worker finishes the import.
             logger.warning("cannot follow the import; answering pending", metadata: [
-                "account.user_id": "\(account.userID)", "error": "\(error)",
-            ])
+                "account.user_id": "\(account.userID)",
+            ].adding(error))
             return Outcome(kind: .pending, account: account)
         }
         switch final.status {
@@ -214,7 +214,7 @@ final class ImportService: Sendable {
         } catch {
             // The intents are committed: whatever fails now, the worker finishes the imports.
             logger.warning("cannot follow the batch; answering what was stored",
-                           metadata: ["request_id": "\(requestID)", "error": "\(error)"])
+                           metadata: ["request_id": "\(requestID)"].adding(error))
             return stored
         }
     }

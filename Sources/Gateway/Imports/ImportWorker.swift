@@ -64,7 +64,7 @@ struct ImportWorker: Sendable {
                     let backoff = await dispatch(claims, singles: singles, inFlight: inFlight, group: &group)
                     if backoff > .zero { try? await Task.sleep(for: backoff) }
                 } catch {
-                    logger.warning("import worker cannot claim pending imports", metadata: ["error": "\(error)"])
+                    logger.warning("import worker cannot claim pending imports", metadata: .error(error))
                     try? await Task.sleep(for: errorInterval)
                 }
             }

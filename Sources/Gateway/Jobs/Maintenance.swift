@@ -31,7 +31,8 @@ struct Maintenance: Sendable {
                     if purged > 0 { logger.info("forgot expired idempotency keys", metadata: ["idempotency.purged": "\(purged)"]) }
                 }
             } catch {
-                logger.debug("maintenance skipped", metadata: ["error": "\(error)"])
+                // Stale backlog counts mean stale quotas and gauges: say so where operators look.
+                logger.warning("maintenance failed; backlog counts and quotas stay as last read", metadata: .error(error))
             }
             tick += 1
             try? await Task.sleep(for: gaugeInterval)

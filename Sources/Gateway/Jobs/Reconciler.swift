@@ -66,8 +66,8 @@ public struct Reconciler: Sendable {
                 answer = try await check(chatIDs)
             } catch let error as CheckFailed {
                 logger.warning("account_check failed; these accounts stay as they are", metadata: [
-                    "reconcile.after": "\(after)", "error": "\(error)",
-                ])
+                    "reconcile.after": "\(after)",
+                ].adding(error))
                 summary.unchecked += chatIDs.count
                 progress(summary)
                 continue

@@ -116,7 +116,7 @@ actor RateLimiter {
     /// (Tencent's frequency control concerns the app).
     func reportRateLimited() async {
         do { try await store.slowDownAll() } catch {
-            logger.warning("could not slow the central rate limit down", metadata: ["upstream.api": "\(api)", "error": "\(error)"])
+            logger.warning("could not slow the central rate limit down", metadata: ["upstream.api": "\(api)"].adding(error))
         }
     }
 
@@ -124,7 +124,7 @@ actor RateLimiter {
     /// (the lock-out at Tencent covers the whole app).
     func reportLockout(seconds: Int = 60) async {
         do { try await store.pauseAll(seconds: seconds) } catch {
-            logger.error("could not pause the central rate limit", metadata: ["upstream.api": "\(api)", "error": "\(error)"])
+            logger.error("could not pause the central rate limit", metadata: ["upstream.api": "\(api)"].adding(error))
         }
     }
 
@@ -170,7 +170,7 @@ actor RateLimiter {
                     deny(retryAfter: reservation.nextFree) { $0.deadline < nextFree }
                 }
             } catch {
-                logger.warning("central rate limit unreachable; calls wait", metadata: ["upstream.api": "\(api)", "error": "\(error)"])
+                logger.warning("central rate limit unreachable; calls wait", metadata: ["upstream.api": "\(api)"].adding(error))
                 deny(retryAfter: .seconds(1)) { _ in true }
             }
         }

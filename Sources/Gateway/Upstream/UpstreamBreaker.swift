@@ -64,7 +64,7 @@ actor UpstreamBreaker {
             metrics.setMisconfigured(known != nil)
         } catch {
             // Unknown counts as last known: a database outage stops deliveries anyway.
-            logger.warning("cannot read the upstream circuit breaker", metadata: ["error": "\(String(reflecting: error))"])
+            logger.warning("cannot read the upstream circuit breaker", metadata: .error(error))
         }
         return known
     }
@@ -90,7 +90,7 @@ actor UpstreamBreaker {
                 return .probe
             }
         } catch {
-            logger.warning("cannot take the upstream breaker's probe", metadata: ["error": "\(String(reflecting: error))"])
+            logger.warning("cannot take the upstream breaker's probe", metadata: .error(error))
         }
         return .wait(.seconds(1))
     }
@@ -122,7 +122,7 @@ actor UpstreamBreaker {
                 ])
             }
         } catch {
-            logger.error("cannot open the upstream circuit breaker", metadata: ["error": "\(String(reflecting: error))"])
+            logger.error("cannot open the upstream circuit breaker", metadata: .error(error))
         }
     }
 
@@ -145,7 +145,7 @@ actor UpstreamBreaker {
                 ])
             }
         } catch {
-            logger.warning("cannot close the upstream circuit breaker", metadata: ["error": "\(String(reflecting: error))"])
+            logger.warning("cannot close the upstream circuit breaker", metadata: .error(error))
         }
     }
 
@@ -155,7 +155,7 @@ actor UpstreamBreaker {
             _ = try await pool.query("UPDATE upstream_breaker SET next_probe_at = now(), probe_interval_s = \(Self.firstProbeInterval)::integer")
             readAt = nil
         } catch {
-            logger.warning("cannot schedule an upstream breaker probe", metadata: ["error": "\(String(reflecting: error))"])
+            logger.warning("cannot schedule an upstream breaker probe", metadata: .error(error))
         }
     }
 }
