@@ -126,9 +126,9 @@ struct SlowUpstream: AccountUpstream {
     @Test func aFullQueueRefusesEveryone() {
         let quota = BacklogQuota(perCaller: 10, total: 15, drainRate: 5)
         quota.update(byCaller: ["a": 9, "b": 6])
-        #expect(quota.refusal(for: "c") == .tooManyRequests("The pending queue is full (15 imports); retry later.", retryAfterSeconds: 1))
+        #expect(quota.refusal(for: "c") == QuotaExceeded(message: "The pending queue is full (15 imports); retry later.", retryAfterSeconds: 1))
         quota.update(byCaller: ["a": 30])
-        #expect(quota.refusal(for: "a") == .tooManyRequests("Caller 'a' has 30 imports pending (its quota is 10); retry later.", retryAfterSeconds: 5))
+        #expect(quota.refusal(for: "a") == QuotaExceeded(message: "Caller 'a' has 30 imports pending (its quota is 10); retry later.", retryAfterSeconds: 5))
         quota.update(byCaller: ["a": 2])
         #expect(quota.refusal(for: "a") == nil)
     }

@@ -121,7 +121,7 @@ extension GatewayApplication {
     /// The body as a JSON object, or the 413/415/400 to answer.
     static func jsonObjectBody(_ request: HTTPRequest, limit: Int) -> Result<[String: Any], GatewayError> {
         if let failure = checkJSONBody(request, limit: limit) { return .failure(failure) }
-        return JSON.object(request.body)
+        return JSON.object(request.body).mapError { GatewayError.malformedBody($0.message) }
     }
 
     /// 413 and 415 before any parsing.

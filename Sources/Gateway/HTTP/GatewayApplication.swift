@@ -290,6 +290,10 @@ public final class GatewayApplication: Sendable {
         switch error {
         case let error as GatewayError:
             return error.response(requestID: context.requestID)
+        case let error as QuotaExceeded:
+            return GatewayError.tooManyRequests(error.message, retryAfterSeconds: error.retryAfterSeconds).response(requestID: context.requestID)
+        case let error as AccountConflict:
+            return GatewayError.conflict(error.message).response(requestID: context.requestID)
         case let error as PostgresError where error.isConnectionProblem || error.kind == .poolTimeout || error.kind == .poolClosed:
             context.logger.warning("database unavailable", metadata: .error(error))
             return GatewayError.databaseUnavailable.response(requestID: context.requestID)

@@ -23,15 +23,15 @@ final class BacklogQuota: Sendable {
     }
 
     /// Why `caller` may not queue more work now, if it may not.
-    func refusal(for caller: String) -> GatewayError? {
+    func refusal(for caller: String) -> QuotaExceeded? {
         let (all, mine) = counts.withLock { ($0.total, $0.byCaller[caller] ?? 0) }
         if mine >= perCaller {
-            return .tooManyRequests("Caller '\(caller)' has \(mine) imports pending (its quota is \(perCaller)); retry later.",
-                                    retryAfterSeconds: retryAfter(mine - perCaller + 1))
+            return QuotaExceeded(message: "Caller '\(caller)' has \(mine) imports pending (its quota is \(perCaller)); retry later.",
+                                 retryAfterSeconds: retryAfter(mine - perCaller + 1))
         }
         if all >= total {
-            return .tooManyRequests("The pending queue is full (\(all) imports); retry later.",
-                                    retryAfterSeconds: retryAfter(all - total + 1))
+            return QuotaExceeded(message: "The pending queue is full (\(all) imports); retry later.",
+                                 retryAfterSeconds: retryAfter(all - total + 1))
         }
         return nil
     }

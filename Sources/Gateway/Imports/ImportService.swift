@@ -133,7 +133,7 @@ final class ImportService: Sendable {
     /// caller's insert found its user_id or chat_user_id taken: a requeue with
     /// the merged profile, nothing when it is imported as asked, or a new row
     /// after all when a concurrent insert rolled back.
-    static func decideIntent(_ input: AccountInput, refusal: GatewayError?, caller: String, requestID: String, bulk: Bool,
+    static func decideIntent(_ input: AccountInput, refusal: QuotaExceeded?, caller: String, requestID: String, bulk: Bool,
                              on connection: PostgresConnection) throws -> Intent {
         var found = try AccountStore.lock(input.userID, on: connection)
         if found == nil, refusal == nil {
@@ -147,10 +147,10 @@ final class ImportService: Sendable {
         guard let existing = found else {
             if let refusal { throw refusal }
             if let other = try AccountStore.owner(ofChatUserID: input.chatUserID, on: connection), other != input.userID {
-                throw GatewayError.conflict("chat_user_id \(input.chatUserID) is already mapped to another user_id.")
+                throw AccountConflict(message: "chat_user_id \(input.chatUserID) is already mapped to another user_id.")
             }
             // Inserted by a concurrent request that then rolled back; ask the caller to retry.
-            throw GatewayError.conflict("The account was being changed concurrently; retry the request.")
+            throw AccountConflict(message: "The account was being changed concurrently; retry the request.")
         }
         let changed = existing.changes(input)
         if existing.status == .imported && !changed { return .unchanged(existing) }
@@ -172,7 +172,7 @@ final class ImportService: Sendable {
     /// account in one set-based INSERT, then the few that exist already under
     /// their row locks (in user_id order, so overlapping batches cannot
     /// deadlock). Returns each input's intent, in the inputs' order.
-    static func storeIntents(_ inputs: [AccountInput], refusal: GatewayError?, caller: String, requestID: String,
+    static func storeIntents(_ inputs: [AccountInput], refusal: QuotaExceeded?, caller: String, requestID: String,
                              on connection: PostgresConnection) throws -> [Intent] {
         var intents: [String: Intent] = [:]
         if refusal == nil {
@@ -269,7 +269,8 @@ final class ImportService: Sendable {
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval))
             }
             guard let account = try await pool.withConnection({ try AccountStore.fetch(userID, on: $0) }) else {
-                throw GatewayError.internalError
+                // Accounts are never deleted: a vanished row is a bug, answered 500 and logged.
+                throw PostgresError.decoding(column: "user_id", message: "account \(userID) vanished while followed")
             }
             if account.status != .pending || ContinuousClock.now >= deadline {
                 return account

@@ -22,16 +22,16 @@ enum JSON {
     }
 
     /// Parses a request body that must be a JSON object.
-    static func object(_ body: [UInt8]) -> Result<[String: Any], GatewayError> {
-        guard !body.isEmpty else { return .failure(.malformedBody("The request body is empty; a JSON object is expected.")) }
+    static func object(_ body: [UInt8]) -> Result<[String: Any], MalformedJSON> {
+        guard !body.isEmpty else { return .failure(MalformedJSON(message: "The request body is empty; a JSON object is expected.")) }
         let value: Any
         do {
             value = try JSONSerialization.jsonObject(with: Data(body), options: [])
         } catch {
-            return .failure(.malformedBody("The request body is not valid JSON."))
+            return .failure(MalformedJSON(message: "The request body is not valid JSON."))
         }
         guard let object = value as? [String: Any] else {
-            return .failure(.malformedBody("The request body must be a JSON object."))
+            return .failure(MalformedJSON(message: "The request body must be a JSON object."))
         }
         return .success(object)
     }

@@ -1,0 +1,4 @@
+/// A body that is not a JSON object: empty, not JSON, or another JSON value.
+struct MalformedJSON: Error, Sendable, Equatable {
+    var message: String
+}
