@@ -36,7 +36,7 @@ import Testing
         let database = try await TestDatabase.create()
         let pool = database.pool(size: 1)
         let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
-        try await audit.append(AuditEvent(requestID: "r1", caller: "c", action: .accountImport, userID: "u", outcome: "imported"))
+        try await audit.append(AuditEvent(requestID: "r1", caller: "c", action: .accountImport, userID: "u", outcome: .imported))
         for statement in ["UPDATE audit_events SET outcome = 'forged'", "DELETE FROM audit_events", "TRUNCATE audit_events"] {
             await #expect(throws: PostgresError.self, "\(statement) must be refused") {
                 _ = try await pool.query(PostgresQuery(unsafeSQL: statement))
@@ -53,10 +53,10 @@ import Testing
         let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
         let events = [
             AuditEvent(requestID: "r|1", caller: "svc", action: .accountImport, userID: "ü|ser", chatUserID: "x",
-                       outcome: "imported", httpStatus: 201, attempt: 1, latencyMilliseconds: 12, idempotencyKey: "k"),
-            AuditEvent(requestID: nil, caller: nil, action: .upstreamAccountImport, userID: "u", outcome: "transient",
+                       outcome: .imported, httpStatus: 201, attempt: 1, latencyMilliseconds: 12, idempotencyKey: "k"),
+            AuditEvent(requestID: nil, caller: nil, action: .upstreamAccountImport, userID: "u", outcome: .transient,
                        tencentErrorCode: 70500, tencentErrorInfo: "internal: error", attempt: 2),
-            AuditEvent(requestID: "r3", caller: nil, action: .authDenied, outcome: "unauthenticated", httpStatus: 401),
+            AuditEvent(requestID: "r3", caller: nil, action: .authDenied, outcome: .unauthenticated, httpStatus: 401),
         ]
         for event in events { try await audit.append(event) }
         let rows = try await pool.query("""
@@ -85,7 +85,7 @@ import Testing
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<300 {
                 group.addTask {
-                    try await audit.append(AuditEvent(requestID: "r\(i)", caller: "c", action: .accountLookup, outcome: "found"))
+                    try await audit.append(AuditEvent(requestID: "r\(i)", caller: "c", action: .accountLookup, outcome: .found))
                 }
             }
             try await group.waitForAll()
@@ -134,7 +134,7 @@ import Testing
         }
         // Another session afterwards must start from the committed head.
         let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
-        try await audit.append(AuditEvent(requestID: "last", caller: "svc", action: .accountLookup, outcome: "found"))
+        try await audit.append(AuditEvent(requestID: "last", caller: "svc", action: .accountLookup, outcome: .found))
 
         let rows = try await pool.query("SELECT id, prev_hash, hash FROM audit_events ORDER BY id").rows
         #expect(try rows.map { try $0.int64("id") } == Array(1...13))
@@ -169,7 +169,7 @@ import Testing
         let pool = database.pool(size: 2)
         let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
         for i in 1...count {
-            try await audit.append(AuditEvent(requestID: "r\(i)", caller: "svc", action: .accountImport, userID: "u\(i)", outcome: "imported", httpStatus: 201))
+            try await audit.append(AuditEvent(requestID: "r\(i)", caller: "svc", action: .accountImport, userID: "u\(i)", outcome: .imported, httpStatus: 201))
         }
         do {
             try await body(pool)
@@ -203,7 +203,7 @@ import Testing
             let audit = AuditLog(pool: pool, logger: TestLogger.make(), metrics: GatewayMetrics())
             let writer = Task {
                 for i in 0..<200 {
-                    try await audit.append(AuditEvent(requestID: "late\(i)", caller: "svc", action: .accountLookup, outcome: "found"))
+                    try await audit.append(AuditEvent(requestID: "late\(i)", caller: "svc", action: .accountLookup, outcome: .found))
                 }
             }
             for _ in 0..<5 {

@@ -20,7 +20,7 @@ public struct AuditEvent: Sendable, Equatable {
     public var action: Action
     public var userID: String?
     public var chatUserID: String?
-    public var outcome: String
+    public var outcome: Outcome
     public var httpStatus: Int?
     public var tencentErrorCode: Int?
     public var tencentErrorInfo: String?
@@ -32,7 +32,7 @@ public struct AuditEvent: Sendable, Equatable {
 
     public init(
         requestID: String?, caller: String?, action: Action, userID: String? = nil, chatUserID: String? = nil,
-        outcome: String, httpStatus: Int? = nil, tencentErrorCode: Int? = nil, tencentErrorInfo: String? = nil,
+        outcome: Outcome, httpStatus: Int? = nil, tencentErrorCode: Int? = nil, tencentErrorInfo: String? = nil,
         attempt: Int? = nil, latencyMilliseconds: Int? = nil, idempotencyKey: String? = nil
     ) {
         self.requestID = requestID
@@ -68,7 +68,7 @@ extension AuditEvent {
         var bytes: [UInt8] = []
         AuditCanonical.write(
             into: &bytes, previousHash: previousHash.utf8, id: String(id), at: String(atMicroseconds), requestID: requestID,
-            caller: caller, action: action.rawValue, userID: userID, chatUserID: chatUserID, outcome: outcome,
+            caller: caller, action: action.rawValue, userID: userID, chatUserID: chatUserID, outcome: outcome.rawValue,
             httpStatus: httpStatus.map(String.init), tencentErrorCode: tencentErrorCode.map(String.init),
             tencentErrorInfo: tencentErrorInfo, attempt: attempt.map(String.init),
             latencyMilliseconds: latencyMilliseconds.map(String.init), idempotencyKey: idempotencyKey)

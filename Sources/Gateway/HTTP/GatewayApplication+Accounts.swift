@@ -6,7 +6,7 @@ extension GatewayApplication {
     /// `POST /accounts`
     @Sendable func postAccount(_ request: HTTPRequest, _ context: RequestContext) async throws -> RouteResult {
         let caller = context.caller?.name ?? ""
-        var event = AuditEvent(requestID: context.requestID, caller: caller, action: .accountImport, outcome: "invalid",
+        var event = AuditEvent(requestID: context.requestID, caller: caller, action: .accountImport, outcome: .invalid,
                                idempotencyKey: request.headers["Idempotency-Key"])
         func reject(_ error: GatewayError) -> RouteResult {
             event.httpStatus = error.status
@@ -44,7 +44,7 @@ extension GatewayApplication {
         case .proceed:
             break
         case .replay(let status, let body):
-            event.outcome = "replayed"
+            event.outcome = .replayed
             event.httpStatus = status
             var headers = HTTPHeaders()
             headers.set("Content-Type", status >= 400 ? "application/problem+json; charset=utf-8" : "application/json; charset=utf-8")
@@ -77,7 +77,7 @@ extension GatewayApplication {
         var event = event
         let outcome = try await imports.importAccount(input, caller: caller, requestID: context.requestID)
         event.attempt = outcome.account.attempts
-        event.outcome = outcome.kind.rawValue
+        event.outcome = outcome.kind.auditOutcome
         event.httpStatus = outcome.httpStatus
         if let error = outcome.account.lastError {
             event.tencentErrorCode = error.code
@@ -105,11 +105,11 @@ extension GatewayApplication {
     @Sendable func getAccount(_ request: HTTPRequest, _ context: RequestContext) async throws -> RouteResult {
         let userID = request.pathParameters["user_id"] ?? ""
         var event = AuditEvent(requestID: context.requestID, caller: context.caller?.name, action: .accountLookup,
-                               userID: userID, outcome: "found")
+                               userID: userID, outcome: .found)
         let account = try await pool.withConnection { try AccountStore.fetch(userID, on: $0) }
         guard let account else {
             let error = GatewayError.notFound("No account with user_id '\(userID)'.")
-            event.outcome = "not_found"
+            event.outcome = .notFound
             event.httpStatus = 404
             return RouteResult(response: error.response(requestID: context.requestID), event: event)
         }

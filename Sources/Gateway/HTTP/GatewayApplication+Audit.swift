@@ -4,13 +4,13 @@ import HTTPServer
 extension GatewayApplication {
     /// `GET /audit`: one page of the trail, newest first, as JSON, CSV or NDJSON.
     @Sendable func getAudit(_ request: HTTPRequest, _ context: RequestContext) async throws -> RouteResult {
-        var event = AuditEvent(requestID: context.requestID, caller: context.caller?.name, action: .auditQuery, outcome: "ok")
+        var event = AuditEvent(requestID: context.requestID, caller: context.caller?.name, action: .auditQuery, outcome: .ok)
         let query: AuditQuery
         do {
             query = try AuditQuery(request.query)
         } catch {
             let problem = GatewayError.invalidRequest(error.errors)
-            event.outcome = "invalid"
+            event.outcome = .invalid
             event.httpStatus = problem.status
             return RouteResult(response: problem.response(requestID: context.requestID), event: event)
         }

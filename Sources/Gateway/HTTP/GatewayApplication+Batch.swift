@@ -8,7 +8,7 @@ extension GatewayApplication {
     /// `POST /accounts/batch`
     @Sendable func postBatch(_ request: HTTPRequest, _ context: RequestContext) async throws -> RouteResult {
         let caller = context.caller?.name ?? ""
-        var event = AuditEvent(requestID: context.requestID, caller: caller, action: .accountBatchImport, outcome: "invalid")
+        var event = AuditEvent(requestID: context.requestID, caller: caller, action: .accountBatchImport, outcome: .invalid)
         func reject(_ error: GatewayError) -> RouteResult {
             event.httpStatus = error.status
             event.outcome = Self.outcome(forStatus: error.status)
@@ -35,8 +35,8 @@ extension GatewayApplication {
         let counts = Dictionary(grouping: accounts, by: \.status).mapValues(\.count)
         let status = counts[.pending, default: 0] > 0 ? 202 : 200
         event.httpStatus = status
-        event.outcome = counts[.pending, default: 0] > 0 ? "pending"
-            : counts[.failed, default: 0] > 0 ? (counts[.imported, default: 0] > 0 ? "partial" : "rejected") : "imported"
+        event.outcome = counts[.pending, default: 0] > 0 ? .pending
+            : counts[.failed, default: 0] > 0 ? (counts[.imported, default: 0] > 0 ? .partial : .rejected) : .imported
         var headers = HTTPHeaders()
         if status == 202 { headers.set("Retry-After", String(await delivery.batchLimiter.secondsUntilFree())) }
         return RouteResult(response: Self.json(status, BatchAnswer(results: results), headers: headers), event: event,

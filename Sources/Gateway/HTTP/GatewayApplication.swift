@@ -188,7 +188,7 @@ public final class GatewayApplication: Sendable {
             context.logger[metadataKey: "caller"] = "\(caller.name)"
         } catch let error as GatewayError {
             let event = AuditEvent(requestID: requestID, caller: nil, action: .authDenied,
-                                   outcome: error.status == 401 ? "unauthenticated" : "forbidden", httpStatus: error.status,
+                                   outcome: error.status == 401 ? .unauthenticated : .forbidden, httpStatus: error.status,
                                    latencyMilliseconds: context.elapsedMilliseconds)
             if error.status == 403 { context.caller = nil }
             return await finish(error.response(requestID: requestID), event: event, context: context)
@@ -219,7 +219,7 @@ public final class GatewayApplication: Sendable {
         for attempt in 1...5 {
             do {
                 try await audit.append(event)
-                if event.action == .accountImport { metrics.importOutcome(event.outcome) }
+                if event.action == .accountImport { metrics.importOutcome(event.outcome.rawValue) }
                 return response
             } catch {
                 if attempt == 5 || !Self.isTransientDatabaseError(error) {
@@ -252,20 +252,20 @@ public final class GatewayApplication: Sendable {
         ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].contains(method) ? method : "OTHER"
     }
 
-    static func outcome(forStatus status: Int) -> String {
+    static func outcome(forStatus status: Int) -> AuditEvent.Outcome {
         switch status {
-        case 400: "invalid"
-        case 401: "unauthenticated"
-        case 403: "forbidden"
-        case 404: "not_found"
-        case 409: "conflict"
-        case 413: "too_large"
-        case 415: "unsupported_media_type"
-        case 422: "rejected"
-        case 429: "throttled"
-        case 503: "unavailable"
-        case 500...: "error"
-        default: "ok"
+        case 400: .invalid
+        case 401: .unauthenticated
+        case 403: .forbidden
+        case 404: .notFound
+        case 409: .conflict
+        case 413: .tooLarge
+        case 415: .unsupportedMediaType
+        case 422: .rejected
+        case 429: .throttled
+        case 503: .unavailable
+        case 500...: .error
+        default: .ok
         }
     }
 

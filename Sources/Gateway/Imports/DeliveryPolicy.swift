@@ -75,11 +75,11 @@ enum DeliveryDecision: Sendable, Equatable {
     case retry(after: Duration, reason: RetryReason, code: Int?, info: String)
 
     /// The audit outcome of the upstream call.
-    var outcome: String {
+    var outcome: AuditEvent.Outcome {
         switch self {
-        case .imported: "ok"
-        case .rejected: "rejected"
-        case .retry(_, let reason, _, _): reason.rawValue
+        case .imported: .ok
+        case .rejected: .rejected
+        case .retry(_, let reason, _, _): reason.auditOutcome
         }
     }
 
@@ -102,4 +102,16 @@ enum RetryReason: String, Sendable {
     case renewSignature = "renew_signature"
     /// An undocumented code, or FailAccounts without a reason: bounded attempts.
     case unexplained
+
+    var auditOutcome: AuditEvent.Outcome {
+        switch self {
+        case .transient: .transient
+        case .rateLimited: .rateLimited
+        case .lockout: .lockout
+        case .misconfiguration: .misconfiguration
+        case .gatewayBug: .gatewayBug
+        case .renewSignature: .renewSignature
+        case .unexplained: .unexplained
+        }
+    }
 }

@@ -78,7 +78,7 @@ extension ImportDelivery {
         }
         let event = AuditEvent(
             requestID: chunk.first?.requestID, caller: chunk.first?.caller, action: .upstreamMultiaccountImport,
-            outcome: listed.isEmpty ? decision.outcome : "partial",
+            outcome: listed.isEmpty ? decision.outcome : .partial,
             tencentErrorCode: reply.result.tencentCode, tencentErrorInfo: reply.result.tencentInfo,
             attempt: attempt, latencyMilliseconds: reply.latency.milliseconds)
         do {

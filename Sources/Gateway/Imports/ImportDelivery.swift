@@ -213,7 +213,7 @@ final class ImportDelivery: Sendable {
 
         if result == .listedInFailAccounts && !explaining {
             // This call's own event, then the account alone through account_import.
-            event.outcome = "fail_accounts"
+            event.outcome = .failAccounts
             do {
                 try await record([], event: event)
                 metrics.auditEvent(action: event.action.rawValue)

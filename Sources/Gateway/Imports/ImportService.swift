@@ -38,6 +38,16 @@ final class ImportService: Sendable {
             case pending
             /// 422: Tencent refused it for good.
             case rejected
+
+            var auditOutcome: AuditEvent.Outcome {
+                switch self {
+                case .imported: .imported
+                case .alreadyImported: .alreadyImported
+                case .updated: .updated
+                case .pending: .pending
+                case .rejected: .rejected
+                }
+            }
         }
 
         var kind: Kind
