@@ -101,13 +101,26 @@ import Testing
         private let lock = NSLock()
         let spacing: Duration
         var failing = false
+        /// Replies to this many reservations arrive this late (a busy host): their first slot has passed.
+        var lateReplies = (count: 0, by: Duration.zero)
         /// The fake database's clock: microseconds since it was made.
         private let epoch = ContinuousClock.now
 
         init(spacing: Duration) { self.spacing = spacing }
 
         func reserve(api: String, rate: Double, count: Int, maxWait: Duration) async throws -> RateLimitReservation {
+            let (reservation, late) = try reserveNow(count: count, maxWait: maxWait)
+            if late > .zero { try await Task.sleep(for: late) }
+            return reservation
+        }
+
+        private func reserveNow(count: Int, maxWait: Duration) throws -> (RateLimitReservation, Duration) {
             try lock.withLock {
+                var late = Duration.zero
+                if lateReplies.count > 0 {
+                    lateReplies.count -= 1
+                    late = lateReplies.by
+                }
                 if failing { throw PostgresError.decoding(column: "x", message: "down") }
                 calls.append((count, maxWait))
                 let now = ContinuousClock.now
@@ -117,9 +130,9 @@ import Testing
                 while granted < count && lead + spacing * granted <= maxWait { granted += 1 }
                 tat = start + spacing * granted
                 let (seconds, attoseconds) = (now - epoch).components
-                return RateLimitReservation(granted: granted, firstOffset: lead, spacing: spacing,
-                                            nextFree: lead + spacing * granted, factor: 1,
-                                            databaseNowMicroseconds: Double(seconds) * 1e6 + Double(attoseconds) / 1e12)
+                return (RateLimitReservation(granted: granted, firstOffset: lead, spacing: spacing,
+                                             nextFree: lead + spacing * granted, factor: 1,
+                                             databaseNowMicroseconds: Double(seconds) * 1e6 + Double(attoseconds) / 1e12), late)
             }
         }
         func slowDownAll() async throws {}
@@ -173,6 +186,16 @@ import Testing
     @Test func aLateSlotIsNotUsed() async {
         #expect(await RateLimiter.waitFor(.now - .milliseconds(50)) == false)
         #expect(await RateLimiter.waitFor(.now + .milliseconds(5)) == true)
+    }
+
+    /// A slot woken up for too late is not used, but the call is not given up
+    /// either: another slot is reserved while its deadline allows.
+    @Test func aLateSlotIsReplacedBeforeTheDeadline() async throws {
+        let store = FakeStore(spacing: .milliseconds(10))
+        store.lateReplies = (1, .milliseconds(60))
+        let grant = await limiter(store).acquire(deadline: .now + .seconds(5))
+        #expect(grant.permitted)
+        #expect(store.calls.count == 2)
     }
 
     @Test func anUnreachableDatabaseDeniesInsteadOfHanging() async throws {

@@ -92,14 +92,20 @@ actor RateLimiter {
     }
 
     /// One call: waits for its slot until `deadline`; true when the call may go out now.
+    /// A slot this replica woke up too late for (a busy host) is lost, and another
+    /// one is reserved while the deadline allows.
     func acquire(deadline: ContinuousClock.Instant) async -> (permitted: Bool, retryAfter: Duration) {
         let started = ContinuousClock.now
-        let grant = await reserve(1, deadline: deadline)
-        guard let slot = grant.slots.first else { return (false, grant.retryAfter) }
-        let onTime = await Self.waitFor(slot)
-        metrics.rateLimitWait(.now - started, api: api)
-        if !onTime { metrics.rateLimitLateSlot(api: api) }
-        return onTime ? (true, .zero) : (false, .zero)
+        while true {
+            let grant = await reserve(1, deadline: deadline)
+            guard let slot = grant.slots.first else { return (false, grant.retryAfter) }
+            if await Self.waitFor(slot) {
+                metrics.rateLimitWait(.now - started, api: api)
+                return (true, .zero)
+            }
+            metrics.rateLimitLateSlot(api: api)
+            if Task.isCancelled || ContinuousClock.now >= deadline { return (false, .zero) }
+        }
     }
 
     /// Sleeps until the slot; false when it wakes too late to use it, or was cancelled (shutdown).
