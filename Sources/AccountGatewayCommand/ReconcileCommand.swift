@@ -19,7 +19,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         let client = try configuration.tencentClient(logger: logger)
         let pool = configuration.pool("reconcile", size: 2, statementTimeout: .seconds(30), logger: logger)
         do {
-            let summary = try await Reconciler(pool: pool, client: client, logger: logger).run { progress in
+            let summary = try await Reconciler(pool: pool, upstream: TencentUpstream(client: client), logger: logger).run { progress in
                 FileHandle.standardError.write(Data("reconcile: \(progress)\n".utf8))
             }
             await pool.close()

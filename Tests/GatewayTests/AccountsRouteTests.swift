@@ -237,6 +237,11 @@ struct OutageUpstream: AccountUpstream {
         }
         return await wrapped.importAccounts(accounts)
     }
+
+    func checkAccounts(_ chatUserIDs: [String]) async -> UpstreamCheckReply {
+        if down.isDown { return UpstreamCheckReply(result: .transport("connection refused (test outage)")) }
+        return await wrapped.checkAccounts(chatUserIDs)
+    }
 }
 
 @Suite struct MetricsRouteTests {

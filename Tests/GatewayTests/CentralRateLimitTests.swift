@@ -139,13 +139,21 @@ import Testing
         func pauseAll(seconds: Int) async throws {}
     }
 
-    func limiter(_ store: FakeStore) -> RateLimiter {
-        RateLimiter(api: "account_import", configuredRate: 100, store: store, metrics: GatewayMetrics(), logger: TestLogger.make())
+    func limiter(_ store: FakeStore, metrics: GatewayMetrics = GatewayMetrics()) -> RateLimiter {
+        RateLimiter(api: .accountImport, configuredRate: 100, store: store, metrics: metrics, logger: TestLogger.make())
+    }
+
+    /// Slots a limiter woke up too late for (each replaced by another reservation).
+    func lateSlots(_ metrics: GatewayMetrics) -> Int {
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        let line = text.split(separator: "\n").first { $0.hasPrefix("gateway_rate_limit_late_slots_total{") }
+        return line.flatMap { $0.split(separator: " ").last }.flatMap { Int($0) } ?? 0
     }
 
     @Test func concurrentCallersShareOneRoundTripAndArePacedInOrder() async throws {
         let store = FakeStore(spacing: .milliseconds(20))
-        let limiter = limiter(store)
+        let metrics = GatewayMetrics()
+        let limiter = limiter(store, metrics: metrics)
         let deadline = ContinuousClock.now + .seconds(5)
         let times = await withTaskGroup(of: ContinuousClock.Instant.self) { group in
             for _ in 0..<10 {
@@ -159,7 +167,8 @@ import Testing
         }
         // 10 calls, 20 ms apart: the last one at least 180 ms after the first.
         #expect(times.last! - times.first! >= .milliseconds(175))
-        #expect(store.calls.count <= 3, "batched: \(store.calls.map(\.count))")
+        // Batched: a few round trips for ten callers, plus one for each slot a busy host woke up too late for.
+        #expect(store.calls.count <= 3 + lateSlots(metrics), "batched: \(store.calls.map(\.count))")
     }
 
     @Test func aCallerPastItsDeadlineIsToldWhenToComeBack() async throws {

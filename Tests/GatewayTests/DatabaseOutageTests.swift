@@ -52,4 +52,9 @@ struct NeverUpstream: AccountUpstream {
         Issue.record("no upstream call expected")
         return UpstreamBatchReply(result: .transport("unused"), failed: [], latency: .zero)
     }
+
+    func checkAccounts(_ chatUserIDs: [String]) async -> UpstreamCheckReply {
+        Issue.record("no upstream call expected")
+        return UpstreamCheckReply(result: .transport("unused"))
+    }
 }

@@ -103,6 +103,11 @@ struct SlowUpstream: AccountUpstream {
         try? await Task.sleep(for: delay)
         return await wrapped.importAccounts(accounts)
     }
+
+    func checkAccounts(_ chatUserIDs: [String]) async -> UpstreamCheckReply {
+        try? await Task.sleep(for: delay)
+        return await wrapped.checkAccounts(chatUserIDs)
+    }
 }
 
 @Suite struct BacklogQuotaTests {

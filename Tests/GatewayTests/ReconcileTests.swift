@@ -14,7 +14,7 @@ import TencentChat
             for id in ["r_1", "r_3"] { #expect(try await client.accountImport(userID: id).isSuccess) }
             #expect(h.sandbox.account("r_2") == nil)
 
-            let summary = try await Reconciler(pool: h.pool, client: client, logger: TestLogger.make()).run()
+            let summary = try await Reconciler(pool: h.pool, upstream: TencentUpstream(client: client), logger: TestLogger.make()).run()
             #expect(summary == Reconciler.Summary(checked: 3, confirmed: 2, requeued: 1, unchecked: 0))
             #expect(try await h.request("GET", "/accounts/r_2", token: h.importerToken).json["status"] as? String == "pending")
 
@@ -23,7 +23,7 @@ import TencentChat
             #expect(try await h.eventually("r_2", becomes: "imported")["status"] as? String == "imported")
             #expect(h.sandbox.account("r_2") != nil)
             // Nothing drifted any more.
-            #expect(try await Reconciler(pool: h.pool, client: client, logger: TestLogger.make()).run().requeued == 0)
+            #expect(try await Reconciler(pool: h.pool, upstream: TencentUpstream(client: client), logger: TestLogger.make()).run().requeued == 0)
         }
     }
 }
@@ -34,7 +34,7 @@ import TencentChat
         try await GatewayHarness.with { h in
             for id in ["l_1", "l_2"] { #expect(try await h.postAccount(#"{"user_id":"\#(id)"}"#).status == 201) }
             h.sandbox.setForcedCode(70050, info: "locked out")
-            let run = Task { try await Reconciler(pool: h.pool, client: try h.tencentClient(), logger: TestLogger.make()).run() }
+            let run = Task { try await Reconciler(pool: h.pool, upstream: TencentUpstream(client: try h.tencentClient()), logger: TestLogger.make()).run() }
             try await Task.sleep(for: .milliseconds(500))
             h.sandbox.setForcedCode(nil)
             let paused = try await h.pool.query("SELECT count(*) AS n FROM rate_limits WHERE paused_until > now() + interval '50 seconds'")
@@ -49,7 +49,7 @@ import TencentChat
         try await GatewayHarness.with { h in
             #expect(try await h.postAccount(#"{"user_id":"m_1"}"#).status == 201)
             h.sandbox.setForcedCode(70009, info: "bad signature")
-            let reconciler = Reconciler(pool: h.pool, client: try h.tencentClient(), logger: TestLogger.make())
+            let reconciler = Reconciler(pool: h.pool, upstream: TencentUpstream(client: try h.tencentClient()), logger: TestLogger.make())
             await #expect(throws: Reconciler.Aborted.self) { try await reconciler.run() }
             #expect(h.sandbox.stats().calls["account_check"] == 1)
             #expect(try await h.pool.query("SELECT count(*) AS n FROM upstream_breaker").rows[0].int("n") == 1)

@@ -204,6 +204,10 @@ final class ListsOnceInFailAccounts: AccountUpstream {
         reply.failed.insert(chatUserID)
         return reply
     }
+
+    func checkAccounts(_ chatUserIDs: [String]) async -> UpstreamCheckReply {
+        await wrapped.checkAccounts(chatUserIDs)
+    }
 }
 
 /// Whatever answers at a wrong base URL.
@@ -216,5 +220,9 @@ struct AnswersHTTPStatus: AccountUpstream {
 
     func importAccounts(_ accounts: [UpstreamAccount]) async -> UpstreamBatchReply {
         UpstreamBatchReply(result: .httpStatus(status), failed: [], latency: .milliseconds(1))
+    }
+
+    func checkAccounts(_ chatUserIDs: [String]) async -> UpstreamCheckReply {
+        UpstreamCheckReply(result: .httpStatus(status))
     }
 }

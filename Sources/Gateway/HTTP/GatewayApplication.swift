@@ -38,9 +38,9 @@ public final class GatewayApplication: Sendable {
         self.delivery = ImportDelivery(
             pool: pool, upstream: upstream, policy: policy, signals: signals, owner: replicaID,
             metrics: metrics, logger: logger,
-            importLimiter: RateLimiter(api: UpstreamReply.API.accountImport.rawValue, configuredRate: configuration.importRate,
+            importLimiter: RateLimiter(api: .accountImport, configuredRate: configuration.importRate,
                                        store: limitStore, metrics: metrics, logger: logger),
-            batchLimiter: RateLimiter(api: UpstreamReply.API.multiaccountImport.rawValue, configuredRate: configuration.batchRate,
+            batchLimiter: RateLimiter(api: .multiaccountImport, configuredRate: configuration.batchRate,
                                       store: limitStore, metrics: metrics, logger: logger, headroom: RateLimiter.batchHeadroom),
             breaker: UpstreamBreaker(pool: pool, metrics: metrics, logger: logger))
         self.idempotency = IdempotencyStore(pool: pool)

@@ -47,7 +47,7 @@ extension ImportDelivery {
         countInFlight(chunk.count)
         defer { countInFlight(-chunk.count) }
         guard await RateLimiter.waitFor(slot) else {
-            metrics.rateLimitLateSlot(api: batchLimiter.api)
+            metrics.rateLimitLateSlot(api: batchLimiter.api.rawValue)
             await giveBack(chunk, dueIn: .zero)
             return
         }

@@ -132,7 +132,7 @@ final class ImportDelivery: Sendable {
         inFlight.add(1)
         defer { inFlight.add(-1) }
         guard await RateLimiter.waitFor(slot) else {
-            metrics.rateLimitLateSlot(api: limiter(for: claim.account).api)
+            metrics.rateLimitLateSlot(api: limiter(for: claim.account).api.rawValue)
             await giveBack(claim, dueIn: .zero)
             return
         }

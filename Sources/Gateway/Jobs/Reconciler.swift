@@ -12,7 +12,7 @@ import TencentChat
 /// are retried a few times, and misconfiguration opens the breaker and ends the run.
 public struct Reconciler: Sendable {
     let pool: PostgresPool
-    let client: TencentClient
+    let upstream: AccountUpstream
     let limiter: RateLimiter
     let breaker: UpstreamBreaker
     let logger: Logger
@@ -22,11 +22,13 @@ public struct Reconciler: Sendable {
 
     /// Tencent's limit for account_check, all replicas together.
     public static let checkRate = 100
+    /// Accounts per account_check call: Tencent's most.
+    static let pageSize = 100
 
-    public init(pool: PostgresPool, client: TencentClient, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
+    public init(pool: PostgresPool, upstream: AccountUpstream, metrics: GatewayMetrics = GatewayMetrics(), logger: Logger) {
         self.pool = pool
-        self.client = client
-        self.limiter = RateLimiter(api: "account_check", configuredRate: Self.checkRate, store: PostgresRateLimitStore(pool: pool),
+        self.upstream = upstream
+        self.limiter = RateLimiter(api: .accountCheck, configuredRate: Self.checkRate, store: PostgresRateLimitStore(pool: pool),
                                    metrics: metrics, logger: logger)
         self.breaker = UpstreamBreaker(pool: pool, metrics: metrics, logger: logger)
         self.logger = logger
@@ -55,7 +57,7 @@ public struct Reconciler: Sendable {
         while true {
             let rows = try await pool.query("""
                 SELECT user_id, chat_user_id FROM accounts WHERE status = 'imported' AND user_id > \(after)::text
-                ORDER BY user_id LIMIT \(TencentClient.maxBatch)
+                ORDER BY user_id LIMIT \(Self.pageSize)
                 """).rows
             guard let last = rows.last else { break }
             after = try last.string("user_id")
@@ -109,50 +111,33 @@ public struct Reconciler: Sendable {
                 continue
             }
             tries += 1
-            let reply: TencentReply
-            let errorClass: TencentErrorClass
-            do {
-                reply = try await client.accountCheck(chatIDs)
-                errorClass = reply.errorClass
-            } catch {
-                reply = TencentReply(actionStatus: "FAIL", errorCode: 0, errorInfo: error.description)
-                errorClass = error.errorClass
-            }
-            switch errorClass {
+            let reply = await upstream.checkAccounts(chatIDs)
+            switch reply.result.errorClass {
             case .success:
                 await breaker.reportSuccess()
-                return Self.statuses(of: chatIDs, in: reply)
+                return (chatIDs.filter { reply.notImported.contains($0) }, chatIDs.filter { reply.imported.contains($0) }.count)
             case .signatureLockout:
                 // Waited out at the limiter (every API is paused); not a failure of this page.
                 await limiter.reportLockout()
                 logger.error("Tencent locked the admin out (70050); every API pauses for a minute", metadata: [
-                    "upstream.error_info": "\(reply.errorInfo)",
+                    "upstream.error_info": "\(reply.result.tencentInfo ?? "")",
                 ])
             case .rateLimited, .renewSignature, .transient, .undocumented:
-                if errorClass == .rateLimited { await limiter.reportRateLimited() }
+                if reply.result.errorClass == .rateLimited { await limiter.reportRateLimited() }
                 // (After 70001/70052 the client signs anew for the next call.)
                 guard tries < maxTries else {
-                    throw CheckFailed(description: "account_check answered \(reply.errorCode) \(reply.errorInfo) \(tries) times")
+                    throw CheckFailed(description: "account_check answered \(reply.result.summary) \(tries) times")
                 }
                 try await Task.sleep(for: backoff.delay(attempt: tries))
             case .misconfiguration:
-                let code = reply.errorCode == 0 ? nil : reply.errorCode
-                await breaker.reportMisconfiguration(code: code, reason: reply.errorInfo, probe: false)
-                throw Aborted(description: "account_check answered \(code.map(String.init) ?? "") \(reply.errorInfo): the configuration "
+                await breaker.reportMisconfiguration(code: reply.result.tencentCode, reason: reply.result.tencentInfo ?? reply.result.summary,
+                                                     probe: false)
+                throw Aborted(description: "account_check answered \(reply.result.summary): the configuration "
                               + "(key, app, region, admin, endpoint) is wrong; nothing can be checked until it is fixed")
             case .permanent, .gatewayBug:
-                throw Aborted(description: "account_check answered \(reply.errorCode) \(reply.errorInfo): a bug in the gateway's request")
+                throw Aborted(description: "account_check answered \(reply.result.summary): a bug in the gateway's request")
             }
         }
-    }
-
-    static func statuses(of chatIDs: [String], in reply: TencentReply) -> (missing: [String], confirmed: Int) {
-        let answered = Dictionary(reply.resultItems.map { ($0.userID, $0) }, uniquingKeysWith: { first, _ in first })
-        let status = { (id: String) -> AccountStatus? in
-            guard let item = answered[id], item.resultCode == 0 else { return nil }  // unknown: leave it alone
-            return item.accountStatus
-        }
-        return (chatIDs.filter { status($0) == .notImported }, chatIDs.filter { status($0) == .imported }.count)
     }
 
     /// No call can succeed: the run stops.

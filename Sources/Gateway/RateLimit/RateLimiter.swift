@@ -20,7 +20,7 @@ actor RateLimiter {
         var continuation: CheckedContinuation<Grant, Never>
     }
 
-    let api: String
+    let api: UpstreamReply.API
     /// Calls per second this replica asks for: the configured rate times the headroom.
     let rate: Double
     let store: RateLimitStore
@@ -45,7 +45,7 @@ actor RateLimiter {
     /// times vary more than a single import's, so they keep a wider margin (50 ms a second).
     static let batchHeadroom = 0.95
 
-    init(api: String, configuredRate: Int, store: RateLimitStore, metrics: GatewayMetrics, logger: Logger, maxBatch: Int = 64,
+    init(api: UpstreamReply.API, configuredRate: Int, store: RateLimitStore, metrics: GatewayMetrics, logger: Logger, maxBatch: Int = 64,
          headroom: Double = RateLimiter.headroom) {
         self.api = api
         self.rate = Double(configuredRate) * headroom
@@ -53,7 +53,7 @@ actor RateLimiter {
         self.metrics = metrics
         self.logger = logger
         self.maxBatch = maxBatch
-        metrics.rateLimitBudget(api: api, callsPerSecond: rate)
+        metrics.rateLimitBudget(api: api.rawValue, callsPerSecond: rate)
     }
 
     /// Up to `count` call slots no later than `deadline`, earliest first; fewer
@@ -100,10 +100,10 @@ actor RateLimiter {
             let grant = await reserve(1, deadline: deadline)
             guard let slot = grant.slots.first else { return (false, grant.retryAfter) }
             if await Self.waitFor(slot) {
-                metrics.rateLimitWait(.now - started, api: api)
+                metrics.rateLimitWait(.now - started, api: api.rawValue)
                 return (true, .zero)
             }
-            metrics.rateLimitLateSlot(api: api)
+            metrics.rateLimitLateSlot(api: api.rawValue)
             if Task.isCancelled || ContinuousClock.now >= deadline { return (false, .zero) }
         }
     }
@@ -122,7 +122,7 @@ actor RateLimiter {
     /// (Tencent's frequency control concerns the app).
     func reportRateLimited() async {
         do { try await store.slowDownAll() } catch {
-            logger.warning("could not slow the central rate limit down", metadata: ["upstream.api": "\(api)"].adding(error))
+            logger.warning("could not slow the central rate limit down", metadata: ["upstream.api": "\(api.rawValue)"].adding(error))
         }
     }
 
@@ -130,7 +130,7 @@ actor RateLimiter {
     /// (the lock-out at Tencent covers the whole app).
     func reportLockout(seconds: Int = 60) async {
         do { try await store.pauseAll(seconds: seconds) } catch {
-            logger.error("could not pause the central rate limit", metadata: ["upstream.api": "\(api)"].adding(error))
+            logger.error("could not pause the central rate limit", metadata: ["upstream.api": "\(api.rawValue)"].adding(error))
         }
     }
 
@@ -152,10 +152,10 @@ actor RateLimiter {
             let maxWait = queue.prefix(taken).map { $0.deadline - now }.min() ?? .zero
             do {
                 let sent = ContinuousClock.now
-                let reservation = try await store.reserve(api: api, rate: rate, count: total, maxWait: maxWait)
+                let reservation = try await store.reserve(api: api.rawValue, rate: rate, count: total, maxWait: maxWait)
                 let received = ContinuousClock.now
                 clock.record(databaseMicroseconds: reservation.databaseNowMicroseconds, sent: sent, received: received)
-                metrics.rateLimitReservation(api: api, granted: reservation.granted, factor: reservation.factor,
+                metrics.rateLimitReservation(api: api.rawValue, granted: reservation.granted, factor: reservation.factor,
                                              reservedAhead: reservation.nextFree)
                 let first = reservation.databaseNowMicroseconds + Double(reservation.firstOffset.microseconds)
                 let spacing = Double(reservation.spacing.microseconds)
@@ -176,7 +176,7 @@ actor RateLimiter {
                     deny(retryAfter: reservation.nextFree) { $0.deadline < nextFree }
                 }
             } catch {
-                logger.warning("central rate limit unreachable; calls wait", metadata: ["upstream.api": "\(api)"].adding(error))
+                logger.warning("central rate limit unreachable; calls wait", metadata: ["upstream.api": "\(api.rawValue)"].adding(error))
                 deny(retryAfter: .seconds(1)) { _ in true }
             }
         }

@@ -10,6 +10,24 @@ public protocol AccountUpstream: Sendable {
     /// Imports up to 100 accounts in one multiaccount_import call (creating or
     /// updating profiles); those Tencent lists in FailAccounts are in `failed`.
     func importAccounts(_ accounts: [UpstreamAccount]) async -> UpstreamBatchReply
+
+    /// Asks (account_check) whether Tencent has these 1–100 chat account IDs.
+    func checkAccounts(_ chatUserIDs: [String]) async -> UpstreamCheckReply
+}
+
+public struct UpstreamCheckReply: Sendable, Equatable {
+    /// The call's own result.
+    public var result: UpstreamReply.Result
+    /// Chat account IDs Tencent answered `Imported` for, and `NotImported` for; the
+    /// others had an error of their own or no answer.
+    public var imported: Set<String>
+    public var notImported: Set<String>
+
+    public init(result: UpstreamReply.Result, imported: Set<String> = [], notImported: Set<String> = []) {
+        self.result = result
+        self.imported = imported
+        self.notImported = notImported
+    }
 }
 
 public struct UpstreamBatchReply: Sendable, Equatable {
@@ -42,6 +60,7 @@ public struct UpstreamReply: Sendable, Equatable {
     public enum API: String, Sendable {
         case accountImport = "account_import"
         case multiaccountImport = "multiaccount_import"
+        case accountCheck = "account_check"
     }
 
     public enum Result: Sendable, Equatable {

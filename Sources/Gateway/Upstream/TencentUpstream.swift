@@ -58,6 +58,24 @@ public struct TencentUpstream: AccountUpstream {
         }
     }
 
+    public func checkAccounts(_ chatUserIDs: [String]) async -> UpstreamCheckReply {
+        do {
+            let reply = try await client.accountCheck(chatUserIDs)
+            guard reply.errorCode == 0 else { return UpstreamCheckReply(result: .tencent(code: reply.errorCode, info: reply.errorInfo)) }
+            guard reply.isSuccess else {
+                return UpstreamCheckReply(result: .transport("upstream answered ActionStatus \(reply.actionStatus) with ErrorCode 0"))
+            }
+            // An item with an error of its own, or an unknown status, is in neither set: left alone.
+            let answered = reply.resultItems.filter { $0.resultCode == 0 }
+            return UpstreamCheckReply(
+                result: .ok,
+                imported: Set(answered.filter { $0.accountStatus == .imported }.map(\.userID)),
+                notImported: Set(answered.filter { $0.accountStatus == .notImported }.map(\.userID)))
+        } catch {
+            return UpstreamCheckReply(result: Self.result(of: error))
+        }
+    }
+
     static func result(of error: TencentClientError) -> UpstreamReply.Result {
         if case .httpStatus(let status) = error { return .httpStatus(status) }
         return .transport(error.description)
