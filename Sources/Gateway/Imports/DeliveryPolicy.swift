@@ -22,44 +22,30 @@ struct DeliveryPolicy: Sendable {
     }
 
     func decide(_ result: UpstreamReply.Result, attempt: Int) -> DeliveryDecision {
-        switch result {
-        case .ok:
+        let code = result.tencentCode
+        let info = result.tencentInfo ?? result.summary
+        switch result.errorClass {
+        case .success:
             return .imported
-        case .transport(let why):
-            return .retry(after: backoff.delay(attempt: attempt), reason: .transient, code: nil, info: why)
-        case .httpStatus(let status):
-            let info = "upstream answered HTTP \(status)"
-            if TencentErrorClass.classify(httpStatus: status) == .misconfiguration {
-                return .retry(after: misconfigurationDelay, reason: .misconfiguration, code: nil, info: info)
-            }
-            return .retry(after: backoff.delay(attempt: attempt), reason: .transient, code: nil, info: info)
-        case .listedInFailAccounts:
-            // No reason given: asked again alone (`ImportDelivery.explain`); counted when that
-            // cannot explain it either.
-            return .retry(after: backoff.delay(attempt: attempt), reason: .unexplained, code: nil,
-                          info: "listed in multiaccount_import's FailAccounts without a reason")
-        case .tencent(let code, let info):
-            switch TencentErrorClass.classify(code) {
-            case .success:
-                return .imported
-            case .permanent:
-                return .rejected(code: code, info: info)
-            case .rateLimited:
-                return .retry(after: jittered(rateLimitedDelay), reason: .rateLimited, code: code, info: info)
-            case .signatureLockout:
-                return .retry(after: lockoutDelay, reason: .lockout, code: code, info: info)
-            case .misconfiguration:
-                return .retry(after: misconfigurationDelay, reason: .misconfiguration, code: code, info: info)
-            case .gatewayBug:
-                return .retry(after: gatewayBugDelay, reason: .gatewayBug, code: code, info: info)
-            case .renewSignature:
-                // The client dropped the signature; the retry signs anew and takes its own slot.
-                return .retry(after: backoff.delay(attempt: 1), reason: .renewSignature, code: code, info: info)
-            case .transient:
-                return .retry(after: backoff.delay(attempt: attempt), reason: .transient, code: code, info: info)
-            case .undocumented:
-                return .retry(after: backoff.delay(attempt: attempt), reason: .unexplained, code: code, info: info)
-            }
+        case .permanent:
+            return .rejected(code: code ?? 0, info: info)  // only Tencent's codes are permanent
+        case .rateLimited:
+            return .retry(after: jittered(rateLimitedDelay), reason: .rateLimited, code: code, info: info)
+        case .signatureLockout:
+            return .retry(after: lockoutDelay, reason: .lockout, code: code, info: info)
+        case .misconfiguration:
+            return .retry(after: misconfigurationDelay, reason: .misconfiguration, code: code, info: info)
+        case .gatewayBug:
+            return .retry(after: gatewayBugDelay, reason: .gatewayBug, code: code, info: info)
+        case .renewSignature:
+            // The client dropped the signature; the retry signs anew and takes its own slot.
+            return .retry(after: backoff.delay(attempt: 1), reason: .renewSignature, code: code, info: info)
+        case .transient:
+            return .retry(after: backoff.delay(attempt: attempt), reason: .transient, code: code, info: info)
+        case .undocumented:
+            // An undocumented code, or FailAccounts without a reason (asked again alone by
+            // `ImportDelivery.explain`): counted, and bounded where outcomes are recorded.
+            return .retry(after: backoff.delay(attempt: attempt), reason: .unexplained, code: code, info: info)
         }
     }
 

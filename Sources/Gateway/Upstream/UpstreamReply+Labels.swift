@@ -17,9 +17,9 @@ extension UpstreamReply.Result {
         switch self {
         case .ok: "ok"
         case .tencent(let code, let info): "\(code) \(info)"
-        case .httpStatus(let status): "HTTP \(status)"
+        case .httpStatus(let status): "upstream answered HTTP \(status)"
         case .transport(let why): why
-        case .listedInFailAccounts: "listed in FailAccounts"
+        case .listedInFailAccounts: "listed in multiaccount_import's FailAccounts without a reason"
         }
     }
 
