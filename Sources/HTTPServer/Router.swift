@@ -89,18 +89,23 @@ public struct Router: Sendable {
     /// Routes the request: fills `pathParameters` and `routePattern` and
     /// calls the handler, or answers 404 / 405 (+ `Allow`).
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        await route(request).response
+    }
+
+    /// `handle`, also telling which pattern answered (nil for 404 and 405), for metrics and logs.
+    public func route(_ request: HTTPRequest) async -> (response: HTTPResponse, pattern: String?) {
         switch match(method: request.method, path: request.rawPath) {
         case let .found(handler, parameters, pattern):
             var request = request
             request.pathParameters = parameters
             request.routePattern = pattern
-            return await handler(request)
+            return (await handler(request), pattern)
         case let .methodNotAllowed(allowed):
             var response = methodNotAllowedResponder(request, allowed)
             response.headers.set("Allow", allowed.joined(separator: ", "))
-            return response
+            return (response, nil)
         case .notFound:
-            return notFoundResponder(request)
+            return (notFoundResponder(request), nil)
         }
     }
 

@@ -37,7 +37,7 @@ public final class SandboxService: Sendable {
             return await handleTencent(request)
         }
         if request.path.hasPrefix("/sandbox/") {
-            return handleInspection(request)
+            return await handleInspection(request)
         }
         return Self.json(status: 404, ["error": "not found"])
     }
@@ -79,46 +79,45 @@ public final class SandboxService: Sendable {
         ])
     }
 
-    private func handleInspection(_ request: HTTPRequest) -> HTTPResponse {
-        let accountsPrefix = "/sandbox/accounts/", codeSuffix = "/code"
-        switch request.path {
-        case "/sandbox/stats":
-            guard request.method == "GET" else { return Self.methodNotAllowed("GET") }
-            return Self.json(status: 200, stats())
-        case "/sandbox/faults":
-            switch request.method {
-            case "GET":
-                return Self.json(status: 200, faults)
-            case "PUT":
-                guard let faults = try? JSONDecoder().decode(SandboxFaults.self, from: Data(request.body)), faults.isValid else {
-                    return Self.json(status: 400, ["error": "expected {error_rate, http502_rate, lost_response_rate, drop_rate}, each 0...1"])
-                }
-                setFaults(faults)
-                return Self.json(status: 200, faults)
-            default:
-                return Self.methodNotAllowed("GET, PUT")
+    private func handleInspection(_ request: HTTPRequest) async -> HTTPResponse {
+        await inspectionRouter().handle(request)
+    }
+
+    /// The `/sandbox` endpoints. Answers are the sandbox's small JSON objects, 404 and 405 too.
+    private func inspectionRouter() -> Router {
+        var router = Router(
+            notFound: { _ in Self.json(status: 404, ["error": "not found"]) },
+            methodNotAllowed: { _, _ in Self.json(status: 405, ["error": "method not allowed"]) })
+        router.add("GET", "/sandbox/stats") { _ in Self.json(status: 200, self.stats()) }
+        router.add("GET", "/sandbox/faults") { _ in Self.json(status: 200, self.faults) }
+        router.add("PUT", "/sandbox/faults") { request in
+            guard let faults = try? JSONDecoder().decode(SandboxFaults.self, from: Data(request.body)), faults.isValid else {
+                return Self.json(status: 400, ["error": "expected {error_rate, http502_rate, lost_response_rate, drop_rate}, each 0...1"])
             }
-        case "/sandbox/codes":
-            guard request.method == "GET" else { return Self.methodNotAllowed("GET") }
-            return Self.json(status: 200, codes)
-        case "/sandbox/code":
-            return handleCode(request) { setForcedCode($0, info: $1 ?? Self.forcedCodeInfo) }
-        case "/sandbox/reset":
-            guard request.method == "POST" else { return Self.methodNotAllowed("POST") }
-            reset()
-            return Self.json(status: 200, ["reset": true])
-        case let path where path.hasPrefix(accountsPrefix) && path.hasSuffix(codeSuffix)
-            && path.count > accountsPrefix.count + codeSuffix.count:
-            let userID = String(path.dropFirst(accountsPrefix.count).dropLast(codeSuffix.count))
-            return handleCode(request) { setAccountCode(userID, code: $0, info: $1 ?? Self.accountCodeInfo) }
-        case let path where path.hasPrefix(accountsPrefix) && path.count > accountsPrefix.count:
-            guard request.method == "GET" else { return Self.methodNotAllowed("GET") }
-            let userID = String(path.dropFirst(accountsPrefix.count))
-            guard let account = account(userID) else { return Self.json(status: 404, ["error": "account not found"]) }
-            return Self.json(status: 200, account)
-        default:
-            return Self.json(status: 404, ["error": "not found"])
+            self.setFaults(faults)
+            return Self.json(status: 200, faults)
         }
+        router.add("GET", "/sandbox/codes") { _ in Self.json(status: 200, self.codes) }
+        for method in ["PUT", "DELETE"] {
+            router.add(method, "/sandbox/code") { request in
+                self.handleCode(request) { self.setForcedCode($0, info: $1 ?? Self.forcedCodeInfo) }
+            }
+            router.add(method, "/sandbox/accounts/{user_id}/code") { request in
+                let userID = request.pathParameters["user_id"] ?? ""
+                return self.handleCode(request) { self.setAccountCode(userID, code: $0, info: $1 ?? Self.accountCodeInfo) }
+            }
+        }
+        router.add("POST", "/sandbox/reset") { _ in
+            self.reset()
+            return Self.json(status: 200, ["reset": true])
+        }
+        router.add("GET", "/sandbox/accounts/{user_id}") { request in
+            guard let account = self.account(request.pathParameters["user_id"] ?? "") else {
+                return Self.json(status: 404, ["error": "account not found"])
+            }
+            return Self.json(status: 200, account)
+        }
+        return router
     }
 
     // MARK: Responses
@@ -131,9 +130,4 @@ public final class SandboxService: Sendable {
         return HTTPResponse(status: status, headers: ["Content-Type": "application/json; charset=utf-8"], body: Array(body))
     }
 
-    static func methodNotAllowed(_ allowed: String) -> HTTPResponse {
-        var response = json(status: 405, ["error": "method not allowed"])
-        response.headers.set("Allow", allowed)
-        return response
-    }
 }

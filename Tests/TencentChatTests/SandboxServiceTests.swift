@@ -385,7 +385,7 @@ import TencentChat
 
         let post = await sandbox.handle(HTTPRequest(method: "POST", target: "/sandbox/stats", path: "/sandbox/stats"))
         #expect(post.status == 405)
-        #expect(post.headers["Allow"] == "GET")
+        #expect(post.headers["Allow"] == "GET, HEAD")
     }
 
     @Test func accountEndpointAndReset() async throws {

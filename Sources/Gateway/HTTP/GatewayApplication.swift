@@ -102,7 +102,14 @@ public final class GatewayApplication: Sendable {
     }
 
     func makeRouter() -> Router {
-        var router = Router()
+        // `respond` has set the request id header by the time these answer.
+        var router = Router(
+            notFound: { request in
+                GatewayError.notFound("No route for \(request.method) \(request.path).").response(requestID: request.headers["X-Request-ID"] ?? "")
+            },
+            methodNotAllowed: { request, allowed in
+                GatewayError.methodNotAllowed(allowed: allowed).response(requestID: request.headers["X-Request-ID"] ?? "")
+            })
         router.add("GET", "/", { [self] in await self.root($0) })
         router.add("GET", "/healthz", { _ in Self.json(200, ["status": "ok"]) })
         router.add("GET", "/readyz", { [self] in await self.readyz($0) })
@@ -135,26 +142,16 @@ public final class GatewayApplication: Sendable {
         request.headers.set("X-Request-ID", requestID)
         let started = ContinuousClock.now
 
-        var response: HTTPResponse
-        switch router.match(method: request.method, path: request.rawPath) {
-        case .found(let handler, let parameters, let pattern):
-            request.pathParameters = parameters
-            request.routePattern = pattern
-            response = await handler(request)
-        case .methodNotAllowed(let allowed):
-            response = GatewayError.methodNotAllowed(allowed: allowed).response(requestID: requestID)
-        case .notFound:
-            response = GatewayError.notFound("No route for \(request.method) \(request.path).").response(requestID: requestID)
-        }
+        var (response, pattern) = await router.route(request)
         response.headers.set("X-Request-ID", requestID)
         let duration = ContinuousClock.now - started
-        metrics.httpRequest(route: request.routePattern ?? "unmatched", method: Self.methodLabel(request.method),
+        metrics.httpRequest(route: pattern ?? "unmatched", method: Self.methodLabel(request.method),
                             status: response.status, duration: duration)
 
         let level: Logger.Level = response.status >= 500 ? .error : (request.path == "/healthz" || request.path == "/readyz" ? .debug : .info)
         logger.log(level: level, "request", metadata: [
             "request_id": "\(requestID)", "http.method": "\(request.method)",
-            "http.route": "\(request.routePattern ?? "unmatched")", "http.status": "\(response.status)",
+            "http.route": "\(pattern ?? "unmatched")", "http.status": "\(response.status)",
             "http.duration_ms": "\(duration.milliseconds)",
         ])
         return response
