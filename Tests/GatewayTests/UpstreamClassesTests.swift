@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 import TencentChat
+import TencentSandbox
 @testable import Gateway
 
 /// Each class of docs/UPSTREAM_ERRORS.md driven through the sandbox, per account:
@@ -139,6 +140,25 @@ import TencentChat
             }
             #expect(try await h.pool.query("SELECT count(*) AS n FROM upstream_breaker").rows[0].int("n") == 0)
             #expect((h.sandbox.stats().answers[70009] ?? 0) <= 2)
+        }
+    }
+
+    /// A call that got no certain answer may have created the account: a profile
+    /// changed after it goes through multiaccount_import, since account_import
+    /// leaves an existing account's profile as it was.
+    @Test func aProfileChangedAfterALostAnswerReachesTencent() async throws {
+        var options = GatewayHarness.Options()
+        options.waitMilliseconds = 300
+        try await GatewayHarness.with(options) { h in
+            h.sandbox.setFaults(SandboxFaults(lostResponseRate: 1))  // does the work, then answers 70500/60008
+            #expect(try await h.postAccount(#"{"user_id":"lost_1","nick":"First"}"#).status == 202)
+            #expect(h.sandbox.account("lost_1")?.nick == "First")
+            h.sandbox.setFaults(SandboxFaults())
+            let worker = Task { await h.app.runWorker() }
+            defer { worker.cancel() }
+            _ = try await h.postAccount(#"{"user_id":"lost_1","nick":"Second"}"#)
+            #expect(try await h.eventually("lost_1", becomes: "imported")["nick"] as? String == "Second")
+            #expect(h.sandbox.account("lost_1")?.nick == "Second")
         }
     }
 

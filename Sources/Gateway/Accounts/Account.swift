@@ -22,7 +22,9 @@ public struct Account: Sendable, Equatable {
     public var importedAt: Date?
     public var attempts: Int
     public var lastError: UpstreamError?
-    /// Whether Tencent has confirmed this account at least once.
+    /// Whether Tencent has (or may have) this account: it confirmed it once, or a
+    /// call got no certain answer. Its next call is a multiaccount_import, the
+    /// API that also updates the profile of an account Tencent has.
     public var upstreamExists: Bool
 
     /// The profile a request would leave behind: given fields replace, missing ones stay.
