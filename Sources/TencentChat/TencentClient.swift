@@ -50,12 +50,6 @@ public struct TencentClient: Sendable {
         return try await call("account_check", body: ["CheckItem": userIDs.map { ["UserID": $0] }])
     }
 
-    /// `account_delete` of 1–100 UserIDs (allowed on trial editions only).
-    public func accountDelete(_ userIDs: [String]) async throws(TencentClientError) -> TencentReply {
-        try checkBatch(userIDs.count)
-        return try await call("account_delete", body: ["DeleteItem": userIDs.map { ["UserID": $0] }])
-    }
-
     private func checkBatch(_ count: Int) throws(TencentClientError) {
         guard (1...Self.maxBatch).contains(count) else {
             throw .invalidRequest("batch of \(count) items; Tencent accepts 1–\(Self.maxBatch)")
