@@ -298,3 +298,19 @@ struct OutageUpstream: AccountUpstream {
         }
     }
 }
+
+/// The gateway behind its own HTTP server, over a real socket: route tests above
+/// call the application directly; this proves the two are wired as `serve` wires them.
+@Suite struct ServedOverSocketTests {
+    @Test func anImportOverTheSocket() async throws {
+        try await GatewayHarness.with { h in
+            let response = try await h.requestOverSocket("POST", "/accounts", token: h.importerToken, json: #"{"user_id":"socket_1"}"#)
+            #expect(response.status == 201)
+            #expect(response.header("X-Request-ID")?.count == 36)
+            #expect(response.header("Content-Type") == "application/json; charset=utf-8")
+            let missing = try await h.requestOverSocket("GET", "/nowhere", token: nil)
+            #expect(missing.status == 404)
+            #expect(missing.header("Content-Type") == "application/problem+json; charset=utf-8")
+        }
+    }
+}

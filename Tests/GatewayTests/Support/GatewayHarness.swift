@@ -168,9 +168,35 @@ final class GatewayHarness: Sendable {
         }
     }
 
-    /// One request over a real socket.
+    /// One request to the application, without a socket: the bytes go through the
+    /// server's own parser, then straight to the handler. Behaviour of the
+    /// application is tested here; the server's own is tested over sockets
+    /// (`requestOverSocket`, and HTTPServerTests).
     func request(_ method: String, _ path: String, token: String?, json: String? = nil,
                  headers: [String: String] = [:]) async throws -> Response {
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: gateway.test\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        if json != nil { head += "Content-Type: application/json\r\n" }
+        for (name, value) in headers { head += "\(name): \(value)\r\n" }
+        let body = Array((json ?? "").utf8)
+        head += "Content-Length: \(body.count)\r\n\r\n"
+        var parser = HTTPRequestParser(limits: HTTPRequestParser.Limits(maxBodyBytes: GatewayApplication.maxBodyBytes))
+        parser.append(Array(head.utf8) + body)
+        guard let request = try parser.nextRequest() else { throw HarnessError("the request did not parse: \(head)") }
+        let response = await app.handler(request)
+        var fields: [String: String] = [:]
+        for (name, value) in response.headers { fields[name] = value }
+        return Response(status: response.status, headers: fields, body: Data(response.body))
+    }
+
+    struct HarnessError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    /// One request over a real socket, through the HTTP server.
+    func requestOverSocket(_ method: String, _ path: String, token: String?, json: String? = nil,
+                           headers: [String: String] = [:]) async throws -> Response {
         var request = URLRequest(url: URL(string: baseURL + path)!)
         request.httpMethod = method
         if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
