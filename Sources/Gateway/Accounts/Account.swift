@@ -22,10 +22,16 @@ public struct Account: Sendable, Equatable {
     public var importedAt: Date?
     public var attempts: Int
     public var lastError: UpstreamError?
-    /// Whether Tencent has (or may have) this account: it confirmed it once, or a
-    /// call got no certain answer. Its next call is a multiaccount_import, the
-    /// API that also updates the profile of an account Tencent has.
+    /// Whether Tencent has confirmed this account at least once.
     public var upstreamExists: Bool
+
+    /// Tencent has this account, or may have it: it confirmed it once, or an
+    /// earlier attempt may have reached it (a lost answer, or a replica that died
+    /// between the call and its record, leaves no trace here). Such an account
+    /// goes through multiaccount_import, which also sets a profile changed since;
+    /// account_import would leave the old one. (`attempts` counts the attempt of
+    /// a claimed account too, so more than one means an earlier attempt.)
+    var mayExistUpstream: Bool { upstreamExists || attempts > 1 }
 
     /// The profile a request would leave behind: given fields replace, missing ones stay.
     func merging(_ input: AccountInput) -> (nick: String?, faceURL: String?) {

@@ -124,7 +124,7 @@ final class ImportDelivery: Sendable {
 
     /// The limiter an account's next call goes through.
     func limiter(for account: Account) -> RateLimiter {
-        account.upstreamExists ? batchLimiter : importLimiter
+        account.mayExistUpstream ? batchLimiter : importLimiter
     }
 
     /// Delivers a claimed account at a slot already reserved for it (the worker's path).
@@ -193,11 +193,11 @@ final class ImportDelivery: Sendable {
         log[metadataKey: "import.attempt"] = "\(account.attempts)"
         if let requestID = claim.requestID { log[metadataKey: "request_id"] = "\(requestID)" }
 
-        let reply = await upstream.importAccount(sent, updatingProfile: account.upstreamExists && !explaining)
+        let reply = await upstream.importAccount(sent, updatingProfile: account.mayExistUpstream && !explaining)
         var result = reply.result
-        if explaining, result == .ok, account.upstreamExists {
-            // Tencent has the account, but account_import does not update profiles:
-            // why multiaccount_import refused the new one is still unexplained.
+        if explaining, result == .ok, account.mayExistUpstream {
+            // Tencent has (or had) the account, but account_import does not update
+            // profiles: why multiaccount_import refused the new one is still unexplained.
             result = .listedInFailAccounts
         }
         let decision = policy.decide(result, attempt: account.attempts)
@@ -320,18 +320,12 @@ final class ImportDelivery: Sendable {
         var delayMilliseconds: Int
         /// Counts towards the bounded attempts of unexplained answers.
         var unexplained: Bool
-        /// The call may have created the account at Tencent although no success came
-        /// back (a timeout, a lost answer, an internal error): later attempts use
-        /// multiaccount_import, which also sets a profile changed meanwhile, where
-        /// account_import would leave the old one.
-        var mayExist: Bool
 
         init(_ userID: String, sent: UpstreamAccount, decision: DeliveryDecision) {
             self.userID = userID
             nick = sent.nick
             faceURL = sent.faceURL
             unexplained = decision.retryReason == .unexplained
-            mayExist = decision.retryReason == .transient || decision.retryReason == .unexplained
             switch decision {
             case .imported:
                 (status, imported, code, info, delayMilliseconds) = (Account.Status.imported.rawValue, true, nil, nil, 0)
@@ -347,7 +341,7 @@ final class ImportDelivery: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case userID = "user_id", nick, faceURL = "face_url", status, imported, code, info, delayMilliseconds = "delay_ms"
-            case unexplained, mayExist = "may_exist"
+            case unexplained
         }
     }
 
@@ -364,11 +358,11 @@ final class ImportDelivery: Sendable {
         return try await pool.query("""
             WITH s AS (
                 -- The last of the bounded unexplained answers ends the account `failed` with it.
-                SELECT x.user_id, x.nick, x.face_url, x.imported, x.code, x.info, x.delay_ms, x.unexplained, x.may_exist,
+                SELECT x.user_id, x.nick, x.face_url, x.imported, x.code, x.info, x.delay_ms, x.unexplained,
                        CASE WHEN x.unexplained AND a.unexplained_attempts + 1 >= \(maxUnexplained)::integer
                             THEN 'failed' ELSE x.status END AS status
                 FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
-                    imported boolean, code integer, info text, delay_ms integer, unexplained boolean, may_exist boolean)
+                    imported boolean, code integer, info text, delay_ms integer, unexplained boolean)
                 JOIN accounts a ON a.user_id = x.user_id
             ), locked AS (
                 -- Rows are locked in user_id order, as every writer of several accounts
@@ -381,7 +375,7 @@ final class ImportDelivery: Sendable {
                                   THEN s.status ELSE 'pending' END,
                     imported_at = CASE WHEN s.imported AND a.nick IS NOT DISTINCT FROM s.nick
                                        AND a.face_url IS NOT DISTINCT FROM s.face_url THEN now() ELSE a.imported_at END,
-                    upstream_exists = a.upstream_exists OR s.imported OR s.may_exist,
+                    upstream_exists = a.upstream_exists OR s.imported,
                     last_error_code = s.code, last_error_info = s.info,
                     unexplained_attempts = a.unexplained_attempts + s.unexplained::integer,
                     next_attempt_at = now() + s.delay_ms * interval '1 millisecond',

@@ -74,20 +74,22 @@ struct ImportWorker: Sendable {
 
     /// The plan for one claimed set: which accounts go one by one through
     /// `account_import`, and which in calls of up to 100 through `multiaccount_import`.
-    /// * A handful (a lone retry, an account a batch call listed in FailAccounts)
-    ///   go singly while the share lasts, each answered with its own error code.
+    /// * A handful of new accounts go singly while the share lasts, each answered
+    ///   with its own error code.
     /// * In a backlog, accounts asked for alone (`POST /accounts`) go singly while
     ///   account_import's share lasts, and the rest are coalesced into batches;
     ///   accounts asked for in bulk (a batch, an `import`) go in batches only, as
     ///   CONTRACT.md forwards batches, and leave account_import to single requests.
-    /// * Profile changes of existing accounts always need multiaccount_import.
+    /// * Accounts Tencent has or may have (`mayExistUpstream`: imported once, or
+    ///   retried after an attempt that may have reached it) always need
+    ///   multiaccount_import, the API that also sets a changed profile.
     static func plan(_ claims: [ImportDelivery.Claim], singles room: Int,
                      soloLimit: Int = 10) -> (singles: [ImportDelivery.Claim], batched: [ImportDelivery.Claim]) {
         var singles: [ImportDelivery.Claim] = []
         var batched: [ImportDelivery.Claim] = []
         let backlog = claims.count > soloLimit
         for claim in claims {
-            if claim.account.upstreamExists || (backlog && claim.bulk) || singles.count >= room {
+            if claim.account.mayExistUpstream || (backlog && claim.bulk) || singles.count >= room {
                 batched.append(claim)
             } else {
                 singles.append(claim)
