@@ -13,8 +13,9 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+keep_logs() { cp -r "$work" /tmp/e2e-last 2>/dev/null || true; }
 
-fail() { echo "e2e: FAIL: $*" >&2; echo "--- gateway log" >&2; tail -n 40 "$work/serve.log" >&2 || true; exit 1; }
+fail() { keep_logs; echo "e2e: FAIL: $*" >&2; echo "--- gateway log" >&2; tail -n 40 "$work/serve.log" >&2 || true; exit 1; }
 passed=0
 check() { # check NAME EXPECTED ACTUAL
     if [ "$2" = "$3" ]; then passed=$((passed + 1)); echo "e2e: ok - $1"; else fail "$1: expected '$2', got '$3'"; fi
@@ -90,6 +91,7 @@ check "the independent verifier rejects the official one for another admin" iden
 verifier_port=$(free_port)
 second_port=$(free_port)
 python3 scripts/tencent_verifier.py "$verifier_port" "$TENCENT_SDKAPPID" "$TENCENT_SECRET_KEY_FILE" & pids+=($!)
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$verifier_port/verified" >/dev/null 2>&1 && break; sleep 0.1; done
 TENCENT_ENDPOINT=http://127.0.0.1:$verifier_port GATEWAY_LISTEN=127.0.0.1:$second_port "$bin" serve 2>"$work/serve2.log" & second_pid=$!; pids+=($second_pid)
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$second_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 check "import through the independent verifier answers 201" 201 "$(curl -s -o "$work/body" -w '%{http_code}' -X POST "http://127.0.0.1:$second_port/accounts" -H "Authorization: Bearer $token" -H 'Content-Type: application/json' -d '{"user_id":"e2e_verified"}')"

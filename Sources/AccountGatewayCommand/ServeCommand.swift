@@ -4,6 +4,7 @@ import Gateway
 import HTTPServer
 import Logging
 import PostgresClient
+import ServiceLifecycle
 import TencentChat
 
 struct ServeCommand: AsyncParsableCommand {
@@ -43,23 +44,49 @@ struct ServeCommand: AsyncParsableCommand {
             "tencent.sdkappid": "\(configuration.sdkAppID)", "gateway.id_strategy": "\(configuration.idStrategy.rawValue)",
         ])
 
-        let background = Task {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await app.runBackgroundTasks() }
-                if let path = configuration.secretKeyFile {
-                    group.addTask { await SecretKeyReloader(path: path, signature: client.signature, application: app, logger: logger).run() }
-                }
-            }
+        // Started in this order; on SIGTERM or SIGINT shut down gracefully in the
+        // reverse one: the server stops taking connections and finishes what is in
+        // flight, then the key watcher and the worker and maintenance stop.
+        var services: [any Service] = [CancelledOnShutdown(name: "worker and maintenance") { await app.runBackgroundTasks() }]
+        if let path = configuration.secretKeyFile {
+            let reloader = SecretKeyReloader(path: path, signature: client.signature, application: app, logger: logger)
+            services.append(CancelledOnShutdown(name: "key file watcher") { await reloader.run() })
         }
-        await ShutdownSignal.wait(logger: logger)
-        logger.info("shutting down: no new connections, finishing in-flight requests",
-                    metadata: ["shutdown.grace_s": "\(shutdownGrace)"])
-        await server.stop(gracePeriod: .seconds(shutdownGrace))
-        background.cancel()
-        await background.value
+        services.append(HTTPServerService(server: server, gracePeriod: .seconds(shutdownGrace), logger: logger))
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+
+        // Deliveries under way finish, then this replica's leases go back.
         await app.drain(timeout: .seconds(shutdownGrace))
         await pool.close()
         await limiterPool.close()
         logger.info("stopped")
+    }
+}
+
+/// The HTTP server as a service: it serves (it was started before the group, so
+/// the port is known and logged first) until graceful shutdown, then stops
+/// taking connections and lets the requests in flight finish.
+struct HTTPServerService: Service {
+    let server: HTTPServer
+    let gracePeriod: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("shutting down: no new connections, finishing in-flight requests",
+                    metadata: ["shutdown.grace_s": "\(gracePeriod.components.seconds)"])
+        await server.stop(gracePeriod: gracePeriod)
+    }
+}
+
+/// Work that runs until it is cancelled, cancelled at graceful shutdown.
+struct CancelledOnShutdown: Service {
+    let name: String
+    let work: @Sendable () async -> Void
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown(work)
     }
 }
