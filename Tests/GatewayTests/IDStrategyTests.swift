@@ -35,9 +35,9 @@ import Testing
     }
 
     @Test func base64URLMatchesRFC4648() {
-        #expect(ChatID.base64URL(Array("f".utf8)) == "Zg")
-        #expect(ChatID.base64URL(Array("fo".utf8)) == "Zm8")
-        #expect(ChatID.base64URL(Array("foo".utf8)) == "Zm9v")
-        #expect(ChatID.base64URL([0xFB, 0xFF]) == "-_8")
+        #expect(Base64URL.encode(Array("f".utf8)) == "Zg")
+        #expect(Base64URL.encode(Array("fo".utf8)) == "Zm8")
+        #expect(Base64URL.encode(Array("foo".utf8)) == "Zm9v")
+        #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
     }
 }

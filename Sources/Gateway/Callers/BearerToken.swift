@@ -1,0 +1,15 @@
+import Crypto
+import Foundation
+
+/// Bearer tokens: 32 random bytes, shown once; only their SHA-256 is stored.
+public enum BearerToken {
+    public static func generate() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return "agw_" + Base64URL.encode(bytes)
+    }
+
+    public static func digest(_ token: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array(token.utf8)))
+    }
+}
