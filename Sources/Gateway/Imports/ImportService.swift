@@ -162,19 +162,21 @@ final class ImportService: Sendable {
             // Inserted by a concurrent request that then rolled back; ask the caller to retry.
             throw AccountConflict(message: "The account was being changed concurrently; retry the request.")
         }
-        let changed = existing.changes(input)
-        if existing.status == .imported && !changed { return .unchanged(existing) }
-        if let refusal { throw refusal }
-        if existing.status == .pending && !changed {
-            // Named as the latest asker, so its upstream event and a resumed `import` find it.
+        switch IntentDecision.decide(input, existing: existing, overQuota: refusal != nil) {
+        case .unchanged:
+            return .unchanged(existing)
+        case .refuse:
+            guard let refusal else { preconditionFailure("a request within its quota was refused") }
+            throw refusal
+        case .touch:
             try AccountStore.touch(input.userID, requestID: requestID, caller: caller, bulk: bulk, on: connection)
             return .queued(existing, wasImported: false)
+        case .requeue(let nick, let faceURL, let resetAttempts, let wasImported):
+            let requeued = try AccountStore.requeue(
+                input.userID, nick: nick, faceURL: faceURL, requestID: requestID, caller: caller, bulk: bulk,
+                resetAttempts: resetAttempts, on: connection)
+            return .queued(requeued, wasImported: wasImported)
         }
-        let profile = existing.merging(input)
-        let requeued = try AccountStore.requeue(
-            input.userID, nick: profile.nick, faceURL: profile.faceURL, requestID: requestID, caller: caller, bulk: bulk,
-            resetAttempts: existing.status != .pending, on: connection)
-        return .queued(requeued, wasImported: existing.status == .imported)
     }
 
     /// Stores the intents of distinct accounts asked for in bulk (a batch, an
