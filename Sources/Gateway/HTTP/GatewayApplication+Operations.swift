@@ -15,7 +15,7 @@ extension GatewayApplication {
 
     /// `GET /readyz`: the database answers and the schema is the one this build expects.
     func readyz(_ request: HTTPRequest) async -> HTTPResponse {
-        let requestID = request.headers["X-Request-ID"] ?? ""
+        let requestID = RequestContext.current?.requestID ?? ""
         do {
             let version = try await pool.withConnection { try Migrator.currentVersion(on: $0) }
             // Newer is fine: migrations only add, so a release keeps working while the next one migrates.

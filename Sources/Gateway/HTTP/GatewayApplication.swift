@@ -92,7 +92,7 @@ public final class GatewayApplication: Sendable {
 
     /// Errors the HTTP server produces itself (bad framing, limits), as problems.
     public static let serverErrorResponder: @Sendable (Int, String) -> HTTPResponse = { status, detail in
-        let requestID = RequestContext.requestID(from: nil)
+        let requestID = RequestContext.newRequestID()
         var response = Problem(
             type: Problem.typeBase + "http-\(status)", title: HTTPStatus.reasonPhrase(status), status: status,
             detail: detail, requestID: requestID
@@ -102,13 +102,12 @@ public final class GatewayApplication: Sendable {
     }
 
     func makeRouter() -> Router {
-        // `respond` has set the request id header by the time these answer.
         var router = Router(
             notFound: { request in
-                GatewayError.notFound("No route for \(request.method) \(request.path).").response(requestID: request.headers["X-Request-ID"] ?? "")
+                GatewayError.notFound("No route for \(request.method) \(request.path).").response(requestID: RequestContext.current?.requestID ?? "")
             },
-            methodNotAllowed: { request, allowed in
-                GatewayError.methodNotAllowed(allowed: allowed).response(requestID: request.headers["X-Request-ID"] ?? "")
+            methodNotAllowed: { _, allowed in
+                GatewayError.methodNotAllowed(allowed: allowed).response(requestID: RequestContext.current?.requestID ?? "")
             })
         router.add("GET", "/", { [self] in await self.root($0) })
         router.add("GET", "/healthz", { _ in Self.json(200, ["status": "ok"]) })
@@ -136,13 +135,12 @@ public final class GatewayApplication: Sendable {
     }
 
     /// The edge: request id, routing, error mapping, access log — once, here.
-    func respond(to original: HTTPRequest, router: Router) async -> HTTPResponse {
-        var request = original
+    func respond(to request: HTTPRequest, router: Router) async -> HTTPResponse {
         let requestID = RequestContext.requestID(from: request.headers["X-Request-ID"])
-        request.headers.set("X-Request-ID", requestID)
         let started = ContinuousClock.now
+        let context = RequestContext(requestID: requestID, logger: logger, started: started)
 
-        var (response, pattern) = await router.route(request)
+        var (response, pattern) = await RequestContext.$current.withValue(context) { await router.route(request) }
         response.headers.set("X-Request-ID", requestID)
         let duration = ContinuousClock.now - started
         metrics.httpRequest(route: pattern ?? "unmatched", method: Self.methodLabel(request.method),
@@ -175,9 +173,8 @@ public final class GatewayApplication: Sendable {
         _ request: HTTPRequest, roles allowed: Set<Caller.Role>, action: AuditEvent.Action,
         _ handler: ProtectedHandler
     ) async -> HTTPResponse {
-        let requestID = request.headers["X-Request-ID"] ?? RequestContext.requestID(from: nil)
-        var context = RequestContext(requestID: requestID, logger: logger, started: .now)
-        context.logger[metadataKey: "request_id"] = "\(requestID)"
+        var context = RequestContext.current ?? RequestContext(requestID: RequestContext.newRequestID(), logger: logger, started: .now)
+        let requestID = context.requestID
 
         do {
             let caller = try await authenticate(request, allowed: allowed, context: context)

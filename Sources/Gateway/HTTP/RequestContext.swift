@@ -1,12 +1,24 @@
 import Foundation
 import Logging
 
-/// What one request carries through the handlers: its id, and a logger with it bound.
+/// What one request carries through the handlers: its id, and a logger with it
+/// bound. Built once, at the edge (`GatewayApplication.respond`), and reached by
+/// the routes through `current` (the router's handlers take only the request).
 struct RequestContext: Sendable {
     var requestID: String
     var logger: Logger
     var started: ContinuousClock.Instant
     var caller: Caller?
+
+    /// The request being answered by this task.
+    @TaskLocal static var current: RequestContext?
+
+    init(requestID: String, logger: Logger, started: ContinuousClock.Instant) {
+        self.requestID = requestID
+        self.logger = logger
+        self.logger[metadataKey: "request_id"] = "\(requestID)"
+        self.started = started
+    }
 
     /// Keeps a caller's request id when it is sane (1–128 visible ASCII
     /// characters without quotes or backslashes), else makes a new one.
