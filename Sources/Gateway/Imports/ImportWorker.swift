@@ -52,7 +52,12 @@ struct ImportWorker: Sendable {
                 let batches = await delivery.batchLimiter.grantableSoon(within: permitHorizon)
                 let servable = probeOnly ? min(free, 1) : min(free, claimLimit, singles + batches * ImportDelivery.maxBatchCall)
                 if servable <= 0 {
-                    try? await Task.sleep(for: .milliseconds(10))
+                    // Both budgets are reserved beyond the horizon (or the in-flight cap is
+                    // reached): sleep until one frees up, rather than polling.
+                    let untilImport = await delivery.importLimiter.timeUntilGrantable(within: permitHorizon)
+                    let untilBatch = await delivery.batchLimiter.timeUntilGrantable(within: permitHorizon)
+                    let wait = free <= 0 ? .milliseconds(50) : min(untilImport, untilBatch)
+                    try? await Task.sleep(for: min(max(wait, .milliseconds(1)), .seconds(1)))
                     continue
                 }
                 do {

@@ -83,6 +83,13 @@ actor RateLimiter {
         return max(0, min(maxBatch, Int(room * rate)))
     }
 
+    /// How long until `grantableSoon(within: horizon)` can be more than zero, as the
+    /// last reservation told (zero when unknown or already so).
+    func timeUntilGrantable(within horizon: Duration) -> Duration {
+        guard let last = lastNextFree, ContinuousClock.now - last.said < .seconds(1) else { return .zero }
+        return max(.zero, last.nextFree - horizon - ContinuousClock.now)
+    }
+
     /// Whole seconds until the shared budget is free for a new call, as the last
     /// reservation told (1 to 60): the `Retry-After` of a 202.
     func secondsUntilFree() -> Int {
