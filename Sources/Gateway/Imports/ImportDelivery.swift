@@ -357,13 +357,8 @@ final class ImportDelivery: Sendable {
         let maxUnexplained = policy.maxUnexplainedAttempts
         return try await pool.query("""
             WITH s AS (
-                -- The last of the bounded unexplained answers ends the account `failed` with it.
-                SELECT x.user_id, x.nick, x.face_url, x.imported, x.code, x.info, x.delay_ms, x.unexplained,
-                       CASE WHEN x.unexplained AND a.unexplained_attempts + 1 >= \(maxUnexplained)::integer
-                            THEN 'failed' ELSE x.status END AS status
-                FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
+                SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
                     imported boolean, code integer, info text, delay_ms integer, unexplained boolean)
-                JOIN accounts a ON a.user_id = x.user_id
             ), locked AS (
                 -- Rows are locked in user_id order, as every writer of several accounts
                 -- locks them, so an outcome and a batch's intents cannot deadlock.
@@ -371,8 +366,10 @@ final class ImportDelivery: Sendable {
                 ORDER BY user_id FOR UPDATE
             ), outcome AS (
                 UPDATE accounts a SET
-                    status = CASE WHEN a.nick IS NOT DISTINCT FROM s.nick AND a.face_url IS NOT DISTINCT FROM s.face_url
-                                  THEN s.status ELSE 'pending' END,
+                    -- The last of the bounded unexplained answers ends the account `failed` with it.
+                    status = CASE WHEN a.nick IS DISTINCT FROM s.nick OR a.face_url IS DISTINCT FROM s.face_url THEN 'pending'
+                                  WHEN s.unexplained AND a.unexplained_attempts + 1 >= \(maxUnexplained)::integer THEN 'failed'
+                                  ELSE s.status END,
                     imported_at = CASE WHEN s.imported AND a.nick IS NOT DISTINCT FROM s.nick
                                        AND a.face_url IS NOT DISTINCT FROM s.face_url THEN now() ELSE a.imported_at END,
                     upstream_exists = a.upstream_exists OR s.imported,

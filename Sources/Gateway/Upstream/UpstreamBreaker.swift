@@ -47,8 +47,21 @@ actor UpstreamBreaker {
     }
 
     /// The breaker as last read (at most `refreshInterval` old); nil when closed.
+    /// One read at a time: callers arriving while it is under way wait for it
+    /// rather than each sending their own (every request asks).
     func state() async -> Open? {
         if let readAt, ContinuousClock.now - readAt < refreshInterval { return known }
+        if let reading { return await reading.value }
+        let read = Task { await self.read() }
+        reading = read
+        let open = await read.value
+        reading = nil
+        return open
+    }
+
+    private var reading: Task<Open?, Never>?
+
+    private func read() async -> Open? {
         do {
             let rows = try await pool.query("""
                 SELECT reason_code, reason, opened_at,
@@ -64,6 +77,7 @@ actor UpstreamBreaker {
             metrics.setMisconfigured(known != nil)
         } catch {
             // Unknown counts as last known: a database outage stops deliveries anyway.
+            readAt = .now - refreshInterval / 2  // and is not asked about by every request meanwhile
             logger.warning("cannot read the upstream circuit breaker", metadata: .error(error))
         }
         return known
