@@ -352,10 +352,15 @@ final class ImportDelivery: Sendable {
     /// Returns the accounts it changed, as they now are.
     @discardableResult
     func record(_ outcomes: [OutcomeRow], event: AuditEvent) async throws -> [Account] {
-        let owner = self.owner
+        try await pool.query(Self.recordStatement(outcomes, event: event, owner: owner, maxUnexplained: policy.maxUnexplainedAttempts))
+            .rows.map(AccountStore.decode)
+    }
+
+    /// `record`'s one statement. Every row it touches is found through the primary
+    /// key: it runs on every upstream call, whatever the table's size.
+    static func recordStatement(_ outcomes: [OutcomeRow], event: AuditEvent, owner: String, maxUnexplained: Int) -> PostgresQuery {
         let rows = JSON.text(outcomes)
-        let maxUnexplained = policy.maxUnexplainedAttempts
-        return try await pool.query("""
+        return """
             WITH s AS (
                 SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
                     imported boolean, code integer, info text, delay_ms integer, unexplained boolean)
@@ -385,6 +390,6 @@ final class ImportDelivery: Sendable {
                 RETURNING a.*
             ), audit AS (\(fragment: AuditLog.insert([event])))
             SELECT \(unescaped: AccountStore.columns) FROM outcome
-            """).rows.map(AccountStore.decode)
+            """
     }
 }
