@@ -66,6 +66,13 @@ public struct UserSig: Sendable, Equatable {
         return content
     }
 
+    /// A JSON string literal (JSONEncoder's escaping: quotes, backslashes, controls; UTF-8 stays as it is).
+    static func jsonString(_ value: String) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+    }
+
     /// The opaque string: this UserSig's JSON, zlib-compressed, in Tencent's Base64 variant.
     public func encoded() -> String {
         // Same key order and spacing as Tencent's Python generator, so equal inputs give equal strings.
@@ -131,24 +138,6 @@ public struct UserSig: Sendable, Equatable {
             return Int(exactly: number.doubleValue)
         }
         return nil
-    }
-
-    /// A JSON string literal; non-ASCII stays UTF-8, control characters are escaped.
-    static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }
 

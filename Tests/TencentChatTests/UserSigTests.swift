@@ -185,4 +185,14 @@ struct Vector: Sendable, CustomTestStringConvertible {
         #expect(!claims.description.contains(vector.tlsSig))
         #expect(!"\(UserSigError.badSignature)".contains(vector.usersig))
     }
+
+    /// Identifiers that need JSON escaping survive the encoded form unchanged.
+    @Test(arguments: ["quote\"d", "back\\slash", "new\nline", "tab\there", "ctl\u{01}", "slash/ok", "ünïcödé"])
+    func awkwardIdentifiersRoundTrip(_ identifier: String) throws {
+        let sig = UserSig.generate(identifier: identifier, sdkAppID: 1_400_000_000, secretKey: "k", expire: 3600,
+                                   now: Date(timeIntervalSince1970: 1_700_000_000))
+        #expect(try UserSig.decode(sig).identifier == identifier)
+        try UserSig.verify(sig, identifier: identifier, sdkAppID: 1_400_000_000, secretKey: "k",
+                           now: Date(timeIntervalSince1970: 1_700_000_100))
+    }
 }

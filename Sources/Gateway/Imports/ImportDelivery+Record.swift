@@ -9,7 +9,7 @@ extension ImportDelivery {
         var userID: String
         var nick: String?
         var faceURL: String?
-        var status: String
+        var status: Account.Status
         var imported: Bool
         var code: Int?
         var info: String?
@@ -24,14 +24,14 @@ extension ImportDelivery {
             unexplained = decision.retryReason == .unexplained
             switch decision {
             case .imported:
-                (status, imported, code, info, delayMilliseconds) = (Account.Status.imported.rawValue, true, nil, nil, 0)
+                (status, imported, code, info, delayMilliseconds) = (.imported, true, nil, nil, 0)
             case .rejected(let code, let info):
-                (status, imported, self.code, self.info, delayMilliseconds) = (Account.Status.failed.rawValue, false, code, info, 0)
+                (status, imported, self.code, self.info, delayMilliseconds) = (.failed, false, code, info, 0)
             case .retry(let delay, let reason, let code, let info):
                 // Unexplained answers keep their text even without a code: it is what a failed account will show.
                 let keepInfo = code != nil || reason == .unexplained
                 (status, imported, self.code, self.info, delayMilliseconds) =
-                    (Account.Status.pending.rawValue, false, code, keepInfo ? info : nil, delay.milliseconds)
+                    (.pending, false, code, keepInfo ? info : nil, delay.milliseconds)
             }
         }
 
