@@ -3,7 +3,7 @@
 
 1. Validates the file with openapi-spec-validator (OpenAPI 3.1 rules).
 2. Compares the set of (METHOD, /path) operations in the spec with the routes
-   registered in `makeRouter()` of Sources/Gateway/HTTP/GatewayApplication.swift
+   registered in `makeRouter()` of Sources/Gateway/HTTP/GatewayApplication+Routing.swift
    (`router.add("METHOD", "/path", ...)` calls); any difference is an error.
 3. Checks the headers the contract promises: `X-Request-ID` on every response,
    `Retry-After` on every 202/429/503, `WWW-Authenticate` on every 401, and
@@ -180,7 +180,7 @@ def contract_problems(spec: dict) -> list[str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spec", type=Path, default=ROOT / "schema" / "openapi.yaml")
-    parser.add_argument("--router", type=Path, default=ROOT / "Sources" / "Gateway" / "HTTP" / "GatewayApplication.swift")
+    parser.add_argument("--router", type=Path, default=ROOT / "Sources" / "Gateway" / "HTTP" / "GatewayApplication+Routing.swift")
     args = parser.parse_args()
 
     yaml, osv = load_dependencies()
