@@ -14,15 +14,29 @@ import PostgresClient
 /// Resumable: rows already imported as asked are no-ops on a second run, and
 /// pending ones are taken over by it.
 public struct BulkImporter: Sendable {
-    let app: GatewayApplication
+    let pool: PostgresPool
+    let breaker: UpstreamBreaker
+    let idStrategy: IDStrategy
+    /// This process's delivery worker, run until cancelled while the file is imported.
+    let worker: @Sendable () async -> Void
     let batchSize: Int
     let caller: String
     /// Committed accounts not yet answered, at most, before reading on: the
     /// database holds the backlog, but there is no use running far ahead of it.
     let maxAhead: Int
 
+    /// With the application's pool, breaker, ID strategy and worker.
     public init(app: GatewayApplication, batchSize: Int = 1000, caller: String = "cli-import", maxAhead: Int = 50_000) {
-        self.app = app
+        self.init(pool: app.pool, breaker: app.delivery.breaker, idStrategy: app.configuration.idStrategy,
+                  worker: { await app.runWorker() }, batchSize: batchSize, caller: caller, maxAhead: maxAhead)
+    }
+
+    init(pool: PostgresPool, breaker: UpstreamBreaker, idStrategy: IDStrategy, worker: @escaping @Sendable () async -> Void,
+         batchSize: Int, caller: String, maxAhead: Int) {
+        self.pool = pool
+        self.breaker = breaker
+        self.idStrategy = idStrategy
+        self.worker = worker
         self.batchSize = max(1, min(batchSize, GatewayApplication.maxBatchAccounts))
         self.caller = caller
         self.maxAhead = maxAhead
@@ -62,7 +76,7 @@ public struct BulkImporter: Sendable {
     /// Set while the upstream circuit breaker is open: no account can be imported
     /// until the configuration is fixed, so waiting for them would only hang.
     private func breakerReason() async -> String? {
-        guard let open = await app.delivery.breaker.state() else { return nil }
+        guard let open = await breaker.state() else { return nil }
         return "the upstream circuit breaker is open after \(open.code.map { "Tencent code \($0)" } ?? "an upstream answer") (\(open.reason)): "
             + "fix the configuration, then run the same import again; it resumes"
     }
@@ -77,14 +91,14 @@ public struct BulkImporter: Sendable {
     /// Imports the file; `report` gets row errors as they are found and progress now and then.
     public func run(_ url: URL, drainTimeout: Duration = .seconds(3600),
                     report: @escaping @Sendable (RowError?, Progress) -> Void = { _, _ in }) async throws -> Progress {
-        let reader = try ImportReader(url, strategy: app.configuration.idStrategy)
+        let reader = try ImportReader(url, strategy: idStrategy)
         let runID = "import-" + UUID().uuidString.lowercased().prefix(12)
         var tally = Tally(runID: runID)
         tally.progress.runID = runID
         tally.progress.totalBytes = reader.totalBytes
 
         // Delivery starts with the first commit: this process serves the backlog too.
-        let worker = Task { await app.runWorker() }
+        let worker = Task { await self.worker() }
         defer { worker.cancel() }
 
         var commit: Task<Int, Error>?
@@ -109,7 +123,7 @@ public struct BulkImporter: Sendable {
             let inputs = batch.inputs
             commit = Task { try await store(inputs, runID: runID) }
             if ContinuousClock.now - lastReport >= .seconds(1) || tally.committedRows - tally.answeredRows > maxAhead {
-                try await tally.refresh(on: app.pool)
+                try await tally.refresh(on: pool)
                 report(nil, tally.progress)
                 lastReport = .now
                 while tally.committedRows - tally.answeredRows > maxAhead {
@@ -118,7 +132,7 @@ public struct BulkImporter: Sendable {
                         break
                     }
                     try await Task.sleep(for: .milliseconds(250))
-                    try await tally.refresh(on: app.pool)
+                    try await tally.refresh(on: pool)
                 }
             }
             if tally.progress.stoppedBecause != nil { break }
@@ -127,7 +141,7 @@ public struct BulkImporter: Sendable {
 
         // Follow what is still pending.
         let deadline = ContinuousClock.now + drainTimeout
-        try await tally.refresh(on: app.pool)
+        try await tally.refresh(on: pool)
         report(nil, tally.progress)
         while tally.progress.pending > 0 && ContinuousClock.now < deadline && tally.progress.stoppedBecause == nil {
             if let reason = await breakerReason() {
@@ -135,7 +149,7 @@ public struct BulkImporter: Sendable {
                 break
             }
             try await Task.sleep(for: .milliseconds(250))
-            try await tally.refresh(on: app.pool)
+            try await tally.refresh(on: pool)
             if ContinuousClock.now - lastReport >= .seconds(1) {
                 report(nil, tally.progress)
                 lastReport = .now
@@ -146,7 +160,7 @@ public struct BulkImporter: Sendable {
 
     /// Why the run's accounts ended `failed`, most common first; for the final summary.
     public func failureReasons(runID: String, limit: Int = 20) async throws -> [FailureReason] {
-        try await app.pool.query("""
+        try await pool.query("""
             SELECT last_error_code, last_error_info, count(*) AS accounts FROM accounts
             WHERE request_id = \(runID) AND status = 'failed'
             GROUP BY 1, 2 ORDER BY 3 DESC, 1 LIMIT \(limit)
@@ -161,7 +175,7 @@ public struct BulkImporter: Sendable {
         var attempt = 1
         while true {
             do {
-                let intents = try await app.pool.withTransaction { connection in
+                let intents = try await pool.withTransaction { connection in
                     try ImportService.storeIntents(inputs, refusal: nil, caller: caller, requestID: runID, on: connection)
                 }
                 return intents.filter { if case .unchanged = $0 { true } else { false } }.count
