@@ -84,19 +84,62 @@ struct ChunkedBodyDecoder: Sendable {
         }
     }
 
-    /// `1*HEXDIG [ BWS ";" chunk-ext ]`; the extension is checked for stray
-    /// control bytes and otherwise ignored.
+    /// `1*HEXDIG *( BWS ";" BWS ext-name [ BWS "=" BWS ext-value ] )` (RFC 9112
+    /// §7.1.1); extensions are checked, then ignored.
     private func parseSize(_ line: ArraySlice<UInt8>) throws(HTTPParseError) -> Int {
         let digits = line.prefix { PercentDecoding.hexValue($0) != nil }
         guard !digits.isEmpty else { throw .badRequest("invalid chunk size") }
         guard digits.count <= Self.maxSizeDigits else {
             throw HTTPParseError(status: 413, detail: "chunked body exceeds \(maxBodyBytes) bytes")
         }
-        let rest = line[digits.endIndex...].drop(while: HTTPSyntax.isWhitespace)
-        guard rest.isEmpty || (rest.first == UInt8(ascii: ";") && rest.allSatisfy(HTTPSyntax.isFieldValueByte)) else {
-            throw .badRequest("invalid chunk size")
-        }
+        guard Self.isValidExtensionList(line[digits.endIndex...]) else { throw .badRequest("invalid chunk extension") }
         return digits.reduce(0) { $0 << 4 | Int(PercentDecoding.hexValue($1) ?? 0) }
+    }
+
+    /// Zero or more `BWS ";" BWS token [ BWS "=" BWS ( token / quoted-string ) ]`.
+    static func isValidExtensionList(_ text: ArraySlice<UInt8>) -> Bool {
+        var rest = text
+        func skipWhitespace() { rest = rest.drop(while: HTTPSyntax.isWhitespace) }
+        func token() -> Bool {
+            let name = rest.prefix(while: HTTPSyntax.isTokenByte)
+            rest = rest[name.endIndex...]
+            return !name.isEmpty
+        }
+        while !rest.isEmpty {
+            skipWhitespace()
+            guard rest.first == UInt8(ascii: ";") else { return false }  // also: whitespace with nothing after it
+            rest = rest.dropFirst()
+            skipWhitespace()
+            guard token() else { return false }
+            skipWhitespace()
+            guard rest.first == UInt8(ascii: "=") else { continue }
+            rest = rest.dropFirst()
+            skipWhitespace()
+            if rest.first == UInt8(ascii: "\"") {
+                guard let end = quotedStringEnd(rest) else { return false }
+                rest = rest[end...]
+            } else if !token() {
+                return false
+            }
+        }
+        return true
+    }
+
+    /// The index after a quoted-string's closing quote, or nil when it is not one.
+    private static func quotedStringEnd(_ text: ArraySlice<UInt8>) -> Int? {
+        var index = text.index(after: text.startIndex)
+        while index < text.endIndex {
+            switch text[index] {
+            case UInt8(ascii: "\""): return index + 1
+            case UInt8(ascii: "\\"):
+                index += 2
+            case let byte where byte == HTTPSyntax.tab || (byte >= 0x20 && byte != 0x7F):
+                index += 1
+            default:
+                return nil
+            }
+        }
+        return nil
     }
 
     /// The next line (without its CRLF or bare LF) if its LF lies within

@@ -25,7 +25,9 @@ extension HTTPRequestParser {
             headers.add(name, value)
         }
 
-        let target = try parseTarget(targetBytes)
+        // asterisk-form, for a server-wide OPTIONS (RFC 9112 §3.2.4); every other target is origin-form.
+        let asterisk = methodBytes.elementsEqual("OPTIONS".utf8) && targetBytes.elementsEqual("*".utf8)
+        let target = asterisk ? (raw: "*", path: "*", query: []) : try parseTarget(targetBytes)
         var request = HTTPRequest(
             method: HTTPSyntax.string(methodBytes), target: target.raw, path: target.path, query: target.query,
             version: version, headers: headers)
@@ -33,6 +35,7 @@ extension HTTPRequestParser {
         let hosts = headers.values("Host")
         if hosts.count > 1 { throw .badRequest("more than one Host header") }
         if version == "HTTP/1.1" && hosts.isEmpty { throw .badRequest("missing Host header") }
+        if let host = hosts.first, !isValidHost(host) { throw .badRequest("invalid Host header") }
 
         let framing = try parseFraming(headers, version: version, limits: limits)
         if framing == .length(0) { request.body = [] }
@@ -52,6 +55,34 @@ extension HTTPRequestParser {
             throw HTTPParseError(status: 505, detail: "\(text) is not supported; use HTTP/1.1")
         }
         throw .badRequest("invalid HTTP version")
+    }
+
+    /// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): an IP literal in
+    /// brackets or a name of unreserved, percent-encoded and sub-delim characters,
+    /// but no userinfo, path or list of hosts (so no '@', '/' or ','), and not empty.
+    static func isValidHost(_ value: String) -> Bool {
+        var host = Substring(value)
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return false }
+            let literal = host[host.index(after: host.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
+            host = host[host.index(after: close)...]
+            return host.isEmpty || isValidPort(host)
+        }
+        if let colon = host.lastIndex(of: ":") {
+            guard isValidPort(host[colon...]) else { return false }
+            host = host[..<colon]
+        }
+        let allowed = Set("-._~%!$&'()*+;=".utf8)
+        return !host.isEmpty && host.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || allowed.contains(byte)
+        }
+    }
+
+    /// `":" *DIGIT`, at most five digits.
+    private static func isValidPort(_ text: Substring) -> Bool {
+        text.first == ":" && text.count <= 6 && text.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
     }
 
     /// `field-name ":" OWS field-value OWS`; obs-fold and whitespace before
@@ -112,6 +143,8 @@ extension HTTPRequestParser {
                 .map { $0.trimmingOWS().lowercased() }
             if codings == ["chunked"] { return .chunked }
             if codings.contains(where: \.isEmpty) { throw .badRequest("empty transfer coding") }
+            // Not chunked last: the body's length cannot be known (RFC 9112 §6.3).
+            guard codings.last == "chunked" else { throw .badRequest("the final transfer coding is not chunked") }
             if let unsupported = codings.first(where: { $0 != "chunked" }) {
                 throw HTTPParseError(status: 501, detail: "transfer coding '\(unsupported)' is not supported")
             }
@@ -125,7 +158,7 @@ extension HTTPRequestParser {
             guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
                 throw .badRequest("invalid Content-Length")
             }
-            let value = Int(digits) ?? Int.max  // all digits but too large: refused below as 413
+            guard let value = Int(digits) else { throw .badRequest("Content-Length too large to represent") }
             if let length, length != value { throw .badRequest("conflicting Content-Length values") }
             length = value
         }

@@ -52,6 +52,11 @@ public struct HTTPRequestParser: Sendable {
     private var chunked: ChunkedBodyDecoder
     private var continueExpected = false
     private var failure: HTTPParseError?
+    /// Empty-line bytes skipped before the request line being waited for.
+    private var skippedEmptyBytes = 0
+    /// More empty-line bytes than this before a request line are refused: a
+    /// client may send a CRLF or two after a body, not a stream of them.
+    static let maxEmptyBytesBeforeRequest = 64
 
     public init(limits: Limits = Limits()) {
         self.limits = limits
@@ -66,6 +71,9 @@ public struct HTTPRequestParser: Sendable {
     public var hasBufferedBytes: Bool {
         position < buffer.count || (pending != nil && chunked.hasStarted)
     }
+
+    /// Bytes held in the buffer, consumed or not (for tests of the memory bounds).
+    var bufferedByteCount: Int { buffer.count }
 
     /// True between a parsed head and its complete body.
     public var isReadingBody: Bool { pending != nil }
@@ -112,7 +120,12 @@ public struct HTTPRequestParser: Sendable {
             return Array(buffer[position..<position + length])
         case .chunked:
             if position < buffer.count { continueExpected = false }
-            guard let body = try chunked.decode(buffer, position: &position) else { return nil }
+            guard let body = try chunked.decode(buffer, position: &position) else {
+                // The decoder keeps the body it has read: what it consumed (data,
+                // size lines, extensions) need not stay buffered until the end.
+                compact()
+                return nil
+            }
             chunked = Self.makeChunkedDecoder(limits)
             return body
         }
@@ -131,6 +144,7 @@ public struct HTTPRequestParser: Sendable {
         scanPosition = 0
         lineStart = 0
         requestLineEnd = nil
+        if pending == nil { skippedEmptyBytes = 0 }
     }
 
     // MARK: - Head
@@ -139,8 +153,16 @@ public struct HTTPRequestParser: Sendable {
         if requestLineEnd == nil {
             // Empty lines before a request line are ignored (RFC 9112 §2.2),
             // e.g. a CRLF a client sent after the previous body.
+            var skipped = 0
             while position < buffer.count, buffer[position] == HTTPSyntax.cr || buffer[position] == HTTPSyntax.lf {
                 position += 1
+                skipped += 1
+            }
+            if skipped > 0 {
+                let total = skippedEmptyBytes + skipped
+                guard total <= Self.maxEmptyBytesBeforeRequest else { throw .badRequest("too many empty lines before the request line") }
+                compact()  // nothing of a request yet: forget them
+                skippedEmptyBytes = total
             }
             lineStart = position
             scanPosition = max(scanPosition, position)

@@ -94,6 +94,14 @@ public struct Router: Sendable {
 
     /// `handle`, also telling which pattern answered (nil for 404 and 405), for metrics and logs.
     public func route(_ request: HTTPRequest) async -> (response: HTTPResponse, pattern: String?) {
+        if request.target == "*" {
+            // `OPTIONS *` (the parser admits the asterisk-form for OPTIONS only): the server as a whole.
+            var methods = Set(routes.flatMap { $0.handlers.map(\.method) })
+            if methods.contains("GET") { methods.insert("HEAD") }
+            var response = HTTPResponse(status: 204)
+            response.headers.set("Allow", (methods.sorted() + (methods.contains("OPTIONS") ? [] : ["OPTIONS"])).joined(separator: ", "))
+            return (response, "*")
+        }
         switch match(method: request.method, path: request.rawPath) {
         case let .found(handler, parameters, pattern):
             var request = request
