@@ -1,8 +1,9 @@
 import Glibc
 import Synchronization
 
-/// The server's open connections: enforces the cap and lets `stop()` close
-/// the listener and idle keep-alive connections at once.
+/// The server's open connections: enforces the caps (in all, and per client
+/// address), makes room at the cap by closing the connection idle the longest,
+/// and lets `stop()` close the listener and idle keep-alive connections at once.
 ///
 /// Stopping works through `shutdown(2)`, which is sticky in the kernel: a
 /// connection that starts waiting after the call still sees end-of-stream at
@@ -20,12 +21,15 @@ final class ConnectionRegistry: Sendable {
 
     private struct Entry {
         let socket: Socket
-        var isIdle = false
+        let client: String
+        /// Since when it waits for a request between two; nil while busy.
+        var idleSince: ContinuousClock.Instant?
     }
 
     private struct State {
         var nextID: UInt64 = 1
         var connections: [UInt64: Entry] = [:]
+        var perClient: [String: Int] = [:]
         var rejecting = 0
         var isStopping = false
         var listener: Socket?
@@ -35,27 +39,49 @@ final class ConnectionRegistry: Sendable {
     static let maxRejecting = 64
 
     let maxConnections: Int
+    let maxPerClient: Int
     private let state: Mutex<State>
 
-    init(maxConnections: Int, listener: Socket) {
+    init(maxConnections: Int, maxPerClient: Int, listener: Socket) {
         self.maxConnections = maxConnections
+        self.maxPerClient = maxPerClient
         self.state = Mutex(State(listener: listener))
     }
 
     var isStopping: Bool { state.withLock { $0.isStopping } }
     var count: Int { state.withLock { $0.connections.count } }
 
-    func admit(_ socket: Socket) -> Admission {
-        state.withLock { state in
-            if state.connections.count < maxConnections {
+    func admit(_ socket: Socket, client: String?) -> Admission {
+        let client = client ?? "unknown"
+        return state.withLock { state in
+            let room = state.connections.count < maxConnections || Self.evictLongestIdle(&state)
+            if room && state.perClient[client, default: 0] < maxPerClient {
                 defer { state.nextID += 1 }
-                state.connections[state.nextID] = Entry(socket: socket)
+                state.connections[state.nextID] = Entry(socket: socket, client: client)
+                state.perClient[client, default: 0] += 1
                 return .admitted(id: state.nextID)
             }
             guard state.rejecting < Self.maxRejecting else { return .dropped }
             state.rejecting += 1
             return .rejected
         }
+    }
+
+    /// Closes the keep-alive connection idle the longest (its read sees
+    /// end-of-stream and it closes itself); false when none is idle. It leaves
+    /// the registry now, so it never counts twice and is never hit again.
+    private static func evictLongestIdle(_ state: inout State) -> Bool {
+        let idle = state.connections.filter { $0.value.idleSince != nil }
+        guard let (id, entry) = idle.min(by: { $0.value.idleSince! < $1.value.idleSince! }) else { return false }
+        entry.socket.shutdown(Int(SHUT_RD))
+        forget(id, in: &state)
+        return true
+    }
+
+    private static func forget(_ id: UInt64, in state: inout State) {
+        guard let entry = state.connections.removeValue(forKey: id) else { return }
+        state.perClient[entry.client, default: 1] -= 1
+        if state.perClient[entry.client] == 0 { state.perClient[entry.client] = nil }
     }
 
     func finishRejecting() {
@@ -67,18 +93,18 @@ final class ConnectionRegistry: Sendable {
     func markIdle(_ id: UInt64) -> Bool {
         state.withLock { state in
             guard !state.isStopping else { return false }
-            state.connections[id]?.isIdle = true
+            state.connections[id]?.idleSince = .now
             return true
         }
     }
 
     func markBusy(_ id: UInt64) {
-        state.withLock { $0.connections[id]?.isIdle = false }
+        state.withLock { $0.connections[id]?.idleSince = nil }
     }
 
     /// Must come before the connection's fd is closed.
     func remove(_ id: UInt64) {
-        state.withLock { _ = $0.connections.removeValue(forKey: id) }
+        state.withLock { Self.forget(id, in: &$0) }
     }
 
     /// Must come before the listener's fd is closed.
@@ -93,7 +119,7 @@ final class ConnectionRegistry: Sendable {
         state.withLock { state in
             state.isStopping = true
             state.listener?.shutdown(Int(SHUT_RDWR))
-            for entry in state.connections.values where entry.isIdle {
+            for entry in state.connections.values where entry.idleSince != nil {
                 entry.socket.shutdown(Int(SHUT_RD))
             }
         }

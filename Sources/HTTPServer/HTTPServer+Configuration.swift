@@ -24,10 +24,14 @@ extension HTTPServer {
         public var idleTimeout: Duration
         /// How long writing one response may take before the connection is dropped.
         public var writeTimeout: Duration
-        /// Open connections at most. Beyond it a new connection is answered
-        /// 503 with `Connection: close` and closed, so a client (or a load
-        /// balancer) learns at once instead of waiting in the listen backlog.
+        /// Open connections at most. At the cap the connection idle the longest
+        /// is closed to admit a new one; with none idle, a new connection is
+        /// answered 503 with `Connection: close` and closed, so a client (or a
+        /// load balancer) learns at once instead of waiting in the listen backlog.
         public var maxConnections: Int
+        /// Open connections from one client address at most (503 beyond), so
+        /// one client cannot hold every connection.
+        public var maxConnectionsPerClient: Int
         /// After the server decides to close (an error, `Connection: close`),
         /// it stops writing and reads what the client still sends for at most
         /// this long, so closing does not reset the response before the
@@ -47,6 +51,7 @@ extension HTTPServer {
             idleTimeout: Duration = .seconds(60),
             writeTimeout: Duration = .seconds(30),
             maxConnections: Int = 1024,
+            maxConnectionsPerClient: Int = 512,
             lingerTimeout: Duration = .seconds(2),
             errorResponder: @escaping ErrorResponder = HTTPServer.problemResponse
         ) {
@@ -61,6 +66,7 @@ extension HTTPServer {
             self.idleTimeout = idleTimeout
             self.writeTimeout = writeTimeout
             self.maxConnections = maxConnections
+            self.maxConnectionsPerClient = maxConnectionsPerClient
             self.lingerTimeout = lingerTimeout
             self.errorResponder = errorResponder
         }

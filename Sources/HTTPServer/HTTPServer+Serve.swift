@@ -15,7 +15,7 @@ extension HTTPServer {
         func serve() async {
             await withDiscardingTaskGroup { group in
                 while let (client, peer) = await acceptNext() {
-                    switch registry.admit(client.socket) {
+                    switch registry.admit(client.socket, client: peer?.host) {
                     case let .admitted(id):
                         var connectionLogger = logger
                         connectionLogger[metadataKey: "http.remote"] = "\(peer?.description ?? "unknown")"

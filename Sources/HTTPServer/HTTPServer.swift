@@ -56,7 +56,7 @@ public actor HTTPServer {
             listener.close()
             throw error
         }
-        let registry = ConnectionRegistry(maxConnections: configuration.maxConnections, listener: listener)
+        let registry = ConnectionRegistry(maxConnections: configuration.maxConnections, maxPerClient: configuration.maxConnectionsPerClient, listener: listener)
         let context = ServeContext(
             listener: AsyncSocket(socket: listener, loop: loop), registry: registry,
             configuration: configuration, handler: handler, logger: logger)

@@ -246,38 +246,6 @@ struct HTTPServerTests {
         }
     }
 
-    @Test func connectionsBeyondTheCapGet503() async throws {
-        try await withServer(configure: { $0.maxConnections = 2 }) { _, port in
-            var first = try await TestClient.connect(port: port)
-            var second = try await TestClient.connect(port: port)
-            defer { second.close() }
-            for index in 0..<2 {
-                let client = index == 0 ? first : second
-                try await client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            }
-            #expect(try await first.readResponse().status == 200)
-            #expect(try await second.readResponse().status == 200)
-
-            var third = try await TestClient.connect(port: port)
-            defer { third.close() }
-            try await third.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-            let refused = try await third.readResponse()
-            #expect(refused.status == 503)
-            #expect(refused.headers["Connection"] == "close")
-            #expect(try await third.readUntilClosed().isEmpty)
-
-            // A slot frees once a connection closes.
-            first.close()
-            let admitted = try await eventually {
-                var client = try await TestClient.connect(port: port)
-                defer { client.close() }
-                try await client.send("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-                return try await client.readResponse().status == 200
-            }
-            #expect(admitted)
-        }
-    }
-
     @Test func gracefulStopLetsInFlightRequestsFinish() async throws {
         let entered = AsyncStream.makeStream(of: Void.self)
         let release = Gate()

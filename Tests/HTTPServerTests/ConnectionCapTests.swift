@@ -1,0 +1,82 @@
+import Testing
+
+@testable import HTTPServer
+
+/// Connection management at the caps, over real sockets.
+@Suite("Connection caps")
+struct ConnectionCapTests {
+    /// Idle keep-alive connections cannot lock others out: at the cap, the one idle
+    /// the longest is closed and the new client is served.
+    @Test func theLongestIdleConnectionMakesRoomAtTheCap() async throws {
+        try await withServer(configure: { $0.maxConnections = 3 }) { server, port in
+            var idle: [TestClient] = []
+            for i in 0..<3 {
+                var client = try await TestClient.connect(port: port)
+                try await client.send("GET /idle\(i) HTTP/1.1\r\nHost: t\r\n\r\n")
+                #expect(try await client.readResponse().status == 200)
+                idle.append(client)
+                try await Task.sleep(for: .milliseconds(20))  // idle since in this order
+            }
+            defer { idle.forEach { $0.close() } }
+
+            var newcomer = try await TestClient.connect(port: port)
+            defer { newcomer.close() }
+            let started = ContinuousClock.now
+            try await newcomer.send("GET /new HTTP/1.1\r\nHost: t\r\n\r\n")
+            let response = try await newcomer.readResponse(timeout: .seconds(2))
+            #expect(response.status == 200)
+            #expect(ContinuousClock.now - started < .seconds(2))
+            // The first one, idle the longest, was closed; the others still serve.
+            #expect((try? await idle[0].readUntilClosed(timeout: .seconds(2))) != nil)
+            try await idle[2].send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try await idle[2].readResponse().status == 200)
+        }
+    }
+
+    /// With no idle connection to close, a new one is still told at once (503).
+    @Test func busyConnectionsAtTheCapGet503() async throws {
+        let gate = Gate()
+        try await withServer(configure: { $0.maxConnections = 1 }, handler: { _ in
+            await gate.wait()
+            return HTTPResponse(status: 200)
+        }) { _, port in
+            var busy = try await TestClient.connect(port: port)
+            defer { busy.close() }
+            try await busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(100))
+            var second = try await TestClient.connect(port: port)
+            defer { second.close() }
+            #expect(try await second.readResponse().status == 503)
+            #expect(try await second.readUntilClosed().isEmpty)
+            gate.open()
+            #expect(try await busy.readResponse().status == 200)
+
+            // A slot frees once a connection closes.
+            busy.close()
+            let admitted = try await eventually {
+                var client = try await TestClient.connect(port: port)
+                defer { client.close() }
+                try await client.send("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+                return try await client.readResponse().status == 200
+            }
+            #expect(admitted)
+        }
+    }
+
+    /// One client address cannot take every connection.
+    @Test func oneClientIsCapped() async throws {
+        try await withServer(configure: { $0.maxConnectionsPerClient = 2 }) { _, port in
+            var clients: [TestClient] = []
+            for _ in 0..<2 {
+                var client = try await TestClient.connect(port: port)
+                try await client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                #expect(try await client.readResponse().status == 200)
+                clients.append(client)
+            }
+            defer { clients.forEach { $0.close() } }
+            var third = try await TestClient.connect(port: port)
+            defer { third.close() }
+            #expect(try await third.readResponse().status == 503)
+        }
+    }
+}
