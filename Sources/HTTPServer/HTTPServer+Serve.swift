@@ -14,7 +14,8 @@ extension HTTPServer {
         /// when the listener is closed and every connection has finished.
         func serve() async {
             await withDiscardingTaskGroup { group in
-                while let (client, peer) = await acceptNext() {
+                var warnings = RateLimitedWarning()
+                while let (client, peer) = await acceptNext(&warnings) {
                     switch registry.admit(client.socket, client: peer?.host) {
                     case let .admitted(id):
                         var connectionLogger = logger
@@ -41,12 +42,19 @@ extension HTTPServer {
         /// The next connection, or nil once the listener is shut down or the
         /// task cancelled. Transient failures (fd exhaustion, aborted
         /// handshakes) are logged and retried after a pause instead of spinning.
-        private func acceptNext() async -> (AsyncSocket, SocketAddress?)? {
+        private func acceptNext(_ warnings: inout RateLimitedWarning) async -> (AsyncSocket, SocketAddress?)? {
             while !registry.isStopping {
                 do {
                     return try await listener.accept()
                 } catch let SocketError.failed(operation, code) where ![EBADF, EINVAL, ENOTSOCK].contains(code) {
-                    logger.warning("accept failed; retrying", metadata: ["http.error": "\(SocketError.failed(operation: operation, errno: code))"])
+                    // Out of descriptors (EMFILE, ENFILE) repeats until connections close:
+                    // say so once every 10 s, with how many times it happened meanwhile.
+                    if let suppressed = warnings.due() {
+                        logger.warning("accept failed; retrying", metadata: [
+                            "http.error": "\(SocketError.failed(operation: operation, errno: code))",
+                            "http.accept_failures_since_last_warning": "\(suppressed)",
+                        ])
+                    }
                     try? await Task.sleep(for: .milliseconds(50))
                 } catch {
                     if !registry.isStopping && !Task.isCancelled {
@@ -57,5 +65,22 @@ extension HTTPServer {
             }
             return nil
         }
+    }
+}
+
+/// A warning that may repeat many times a second: logged at most once per `interval`.
+struct RateLimitedWarning {
+    var interval: Duration = .seconds(10)
+    private var lastLogged: ContinuousClock.Instant?
+    private var suppressed = 0
+
+    /// Non-nil when a warning is due now: how many were held back since the last one.
+    mutating func due(now: ContinuousClock.Instant = .now) -> Int? {
+        if let lastLogged, now - lastLogged < interval {
+            suppressed += 1
+            return nil
+        }
+        defer { (lastLogged, suppressed) = (now, 0) }
+        return suppressed
     }
 }

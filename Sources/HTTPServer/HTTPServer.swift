@@ -46,6 +46,7 @@ public actor HTTPServer {
     public func start() async throws -> Int {
         guard case .idle = phase else { throw LifecycleError.alreadyStarted }
         let address = try configuration.address.resolve()
+        DescriptorLimit.ensure(connections: configuration.maxConnections, logger: logger)
         let listener = try Socket.listening(on: address, backlog: configuration.backlog)
         let port: Int
         let loop: EventLoop

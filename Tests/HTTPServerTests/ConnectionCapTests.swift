@@ -1,3 +1,4 @@
+import Glibc
 import Testing
 
 @testable import HTTPServer
@@ -78,5 +79,24 @@ struct ConnectionCapTests {
             defer { third.close() }
             #expect(try await third.readResponse().status == 503)
         }
+    }
+}
+
+@Suite struct ServerLimitsTests {
+    @Test func repeatedWarningsAreLoggedOncePerInterval() {
+        var warning = RateLimitedWarning()
+        let start = ContinuousClock.now
+        #expect(warning.due(now: start) == 0)
+        for i in 1...100 { #expect(warning.due(now: start + .milliseconds(50 * i)) == nil) }
+        #expect(warning.due(now: start + .seconds(11)) == 100)
+    }
+
+    /// The descriptor limit is raised as far as allowed, and what it allows is said.
+    @Test func theDescriptorLimitCoversTheConnections() {
+        let allowed = DescriptorLimit.ensure(connections: 1024, logger: quietLogger)
+        var limit = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        #expect(allowed == min(1024, Int(limit.rlim_cur) - DescriptorLimit.reserve))
+        if limit.rlim_max >= 1024 + rlim_t(DescriptorLimit.reserve) { #expect(allowed == 1024) }
     }
 }
