@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Logging
 
 extension HTTPServer {
@@ -15,7 +16,9 @@ extension HTTPServer {
         func serve() async {
             await withDiscardingTaskGroup { group in
                 var warnings = RateLimitedWarning()
-                while let (client, peer) = await acceptNext(&warnings) {
+                let spare = SpareDescriptor()
+                defer { spare.release() }
+                while let (client, peer) = await acceptNext(&warnings, spare: spare) {
                     switch registry.admit(client.socket, client: peer?.host) {
                     case let .admitted(id):
                         var connectionLogger = logger
@@ -42,11 +45,12 @@ extension HTTPServer {
         /// The next connection, or nil once the listener is shut down or the
         /// task cancelled. Transient failures (fd exhaustion, aborted
         /// handshakes) are logged and retried after a pause instead of spinning.
-        private func acceptNext(_ warnings: inout RateLimitedWarning) async -> (AsyncSocket, SocketAddress?)? {
+        private func acceptNext(_ warnings: inout RateLimitedWarning, spare: SpareDescriptor) async -> (AsyncSocket, SocketAddress?)? {
             while !registry.isStopping {
                 do {
                     return try await listener.accept()
                 } catch let SocketError.failed(operation, code) where ![EBADF, EINVAL, ENOTSOCK].contains(code) {
+                    if code == EMFILE || code == ENFILE { spare.refuseOne(on: listener.socket) }
                     // Out of descriptors (EMFILE, ENFILE) repeats until connections close:
                     // say so once every 10 s, with how many times it happened meanwhile.
                     if let suppressed = warnings.due() {
@@ -82,5 +86,35 @@ struct RateLimitedWarning {
         }
         defer { (lastLogged, suppressed) = (now, 0) }
         return suppressed
+    }
+}
+
+/// One descriptor held in reserve: out of descriptors, the server gives it up
+/// to accept the connection waiting at the head of the backlog and close it at
+/// once, so that client learns now instead of timing out, and the listener
+/// stops waking the loop for it; then takes the descriptor back.
+final class SpareDescriptor: Sendable {
+    private let fd = Mutex<Int32>(-1)
+
+    init() {
+        fd.withLock { $0 = open("/dev/null", O_RDONLY | O_CLOEXEC) }
+    }
+
+    func refuseOne(on listener: Socket) {
+        fd.withLock { fd in
+            if fd >= 0 { Glibc.close(fd) }
+            if let (client, _) = try? listener.accept() { client.close() }
+            fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        }
+    }
+
+    /// Whether the spare descriptor is open (for tests).
+    var isHeld: Bool { fd.withLock { $0 >= 0 } }
+
+    func release() {
+        fd.withLock { fd in
+            if fd >= 0 { Glibc.close(fd) }
+            fd = -1
+        }
     }
 }

@@ -100,3 +100,22 @@ struct ConnectionCapTests {
         if limit.rlim_max >= 1024 + rlim_t(DescriptorLimit.reserve) { #expect(allowed == 1024) }
     }
 }
+
+/// Out of descriptors (EMFILE), the server gives up its spare descriptor to take
+/// the waiting connection and close it at once, so that client is not left
+/// hanging in the listen backlog. (Exhausting the test process's own descriptors
+/// would take the test runner down with it, so the spare is exercised directly.)
+@Suite struct SpareDescriptorTests {
+    @Test func theWaitingClientIsClosedAndTheSpareTakenBack() async throws {
+        let listener = try Socket.listening(on: try ListenAddress(parsing: "127.0.0.1:0").resolve(), backlog: 8)
+        defer { listener.close() }
+        let spare = SpareDescriptor()
+        defer { spare.release() }
+        var client = try await TestClient.connect(port: try listener.localAddress().port)
+        defer { client.close() }
+        try await Task.sleep(for: .milliseconds(50))  // the handshake completes in the backlog
+        spare.refuseOne(on: listener)
+        #expect(try await client.readUntilClosed(timeout: .seconds(2)).isEmpty)
+        #expect(spare.isHeld)
+    }
+}
