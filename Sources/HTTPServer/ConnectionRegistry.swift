@@ -54,8 +54,10 @@ final class ConnectionRegistry: Sendable {
     func admit(_ socket: Socket, client: String?) -> Admission {
         let client = client ?? "unknown"
         return state.withLock { state in
-            let room = state.connections.count < maxConnections || Self.evictLongestIdle(&state)
-            if room && state.perClient[client, default: 0] < maxPerClient {
+            // At a cap, the longest idle connection makes room (the client's own at its cap).
+            let clientRoom = state.perClient[client, default: 0] < maxPerClient || Self.evictLongestIdle(&state, of: client)
+            let room = clientRoom && (state.connections.count < maxConnections || Self.evictLongestIdle(&state))
+            if room {
                 defer { state.nextID += 1 }
                 state.connections[state.nextID] = Entry(socket: socket, client: client)
                 state.perClient[client, default: 0] += 1
@@ -70,8 +72,8 @@ final class ConnectionRegistry: Sendable {
     /// Closes the keep-alive connection idle the longest (its read sees
     /// end-of-stream and it closes itself); false when none is idle. It leaves
     /// the registry now, so it never counts twice and is never hit again.
-    private static func evictLongestIdle(_ state: inout State) -> Bool {
-        let idle = state.connections.filter { $0.value.idleSince != nil }
+    private static func evictLongestIdle(_ state: inout State, of client: String? = nil) -> Bool {
+        let idle = state.connections.filter { $0.value.idleSince != nil && (client == nil || $0.value.client == client) }
         guard let (id, entry) = idle.min(by: { $0.value.idleSince! < $1.value.idleSince! }) else { return false }
         entry.socket.shutdown(Int(SHUT_RD))
         forget(id, in: &state)

@@ -29,8 +29,9 @@ extension HTTPServer {
         /// answered 503 with `Connection: close` and closed, so a client (or a
         /// load balancer) learns at once instead of waiting in the listen backlog.
         public var maxConnections: Int
-        /// Open connections from one client address at most (503 beyond), so
-        /// one client cannot hold every connection.
+        /// Open connections from one client address at most, so one client
+        /// cannot hold every connection: at it, that client's connection idle
+        /// the longest is closed for the new one; with none idle, 503.
         public var maxConnectionsPerClient: Int
         /// After the server decides to close (an error, `Connection: close`),
         /// it stops writing and reads what the client still sends for at most

@@ -64,20 +64,51 @@ struct ConnectionCapTests {
         }
     }
 
-    /// One client address cannot take every connection.
+    /// One client address cannot take every connection: at its cap its own longest
+    /// idle connection makes room, and with none idle it is refused.
     @Test func oneClientIsCapped() async throws {
-        try await withServer(configure: { $0.maxConnectionsPerClient = 2 }) { _, port in
-            var clients: [TestClient] = []
+        let gate = Gate()
+        try await withServer(configure: { $0.maxConnectionsPerClient = 2 }, handler: { request in
+            if request.path == "/slow" { await gate.wait() }
+            return HTTPResponse(status: 200)
+        }) { _, port in
+            var idle = try await TestClient.connect(port: port)
+            defer { idle.close() }
+            try await idle.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try await idle.readResponse().status == 200)
+            var busy = try await TestClient.connect(port: port)
+            defer { busy.close() }
+            try await busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(50))
+
+            var third = try await TestClient.connect(port: port)
+            defer { third.close() }
+            try await third.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try await third.readResponse().status == 200)  // the idle one made room
+            #expect((try? await idle.readUntilClosed(timeout: .seconds(2))) != nil)
+            gate.open()
+            #expect(try await busy.readResponse().status == 200)
+        }
+    }
+
+    @Test func aClientAtItsCapWithNothingIdleIsRefused() async throws {
+        let gate = Gate()
+        try await withServer(configure: { $0.maxConnectionsPerClient = 2 }, handler: { _ in
+            await gate.wait()
+            return HTTPResponse(status: 200)
+        }) { _, port in
+            var busy: [TestClient] = []
             for _ in 0..<2 {
-                var client = try await TestClient.connect(port: port)
-                try await client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
-                #expect(try await client.readResponse().status == 200)
-                clients.append(client)
+                let client = try await TestClient.connect(port: port)
+                try await client.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+                busy.append(client)
             }
-            defer { clients.forEach { $0.close() } }
+            defer { busy.forEach { $0.close() } }
+            try await Task.sleep(for: .milliseconds(50))
             var third = try await TestClient.connect(port: port)
             defer { third.close() }
             #expect(try await third.readResponse().status == 503)
+            gate.open()
         }
     }
 }
