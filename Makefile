@@ -40,11 +40,13 @@ faults: build
 # (3 replicas, one PostgreSQL, the sandbox enforcing Tencent's 200/s), then
 # throughput and latency next to their limits and peers measured in the same
 # run (audit writes and verify, the repeat path vs pgbench, one new account vs
-# the sandbox, import, a flood of single POSTs).
+# the sandbox, import, a flood of single POSTs), then the HTTP server's limits
+# (1,100 idle connections, a flood of blank lines: Benchmarks/http_limits.py).
 bench: deps
 	$(SWIFT) build -c release --product account-gateway
 	python3 Benchmarks/rate_limit_bench.py
 	python3 Benchmarks/throughput_bench.py
+	python3 Benchmarks/http_limits.py
 
 pg-stop:
 	@$(PG) stop
