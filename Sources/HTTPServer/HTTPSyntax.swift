@@ -46,10 +46,3 @@ enum HTTPSyntax {
         return String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
     }
 }
-
-extension StringProtocol {
-    /// Without leading and trailing optional whitespace (OWS: spaces and tabs, RFC 9110 §5.6.3).
-    public func trimmingHTTPWhitespace() -> String {
-        String(decoding: HTTPSyntax.trimmingWhitespace(Array(utf8)), as: UTF8.self)
-    }
-}

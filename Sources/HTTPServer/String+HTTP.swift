@@ -1,6 +1,6 @@
 extension StringProtocol {
-    /// Without leading and trailing spaces and tabs (HTTP's OWS).
-    func trimmingOWS() -> String {
+    /// Without leading and trailing spaces and tabs (HTTP's OWS, RFC 9110 §5.6.3).
+    public func trimmingOWS() -> String {
         let isOWS: (Unicode.Scalar) -> Bool = { $0 == " " || $0 == "\t" }
         return String(String.UnicodeScalarView(unicodeScalars.drop(while: isOWS).reversed().drop(while: isOWS).reversed()))
     }

@@ -46,7 +46,7 @@ extension GatewayApplication {
     /// The first of CSV or NDJSON named in Accept wins; anything else is JSON.
     static func auditFormat(accept: String?) -> AuditFormat {
         for item in (accept ?? "").split(separator: ",") {
-            let mediaType = item.split(separator: ";")[0].trimmingHTTPWhitespace().lowercased()
+            let mediaType = item.split(separator: ";")[0].trimmingOWS().lowercased()
             if mediaType == "text/csv" { return .csv }
             if mediaType == "application/x-ndjson" { return .ndjson }
             if mediaType == "application/json" { return .json }

@@ -115,7 +115,7 @@ extension GatewayApplication {
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
             throw GatewayError.unauthenticated("Send Authorization: Bearer <token>.")
         }
-        guard let caller = try await callers.authenticate(token: parts[1].trimmingHTTPWhitespace()) else {
+        guard let caller = try await callers.authenticate(token: parts[1].trimmingOWS()) else {
             throw GatewayError.unauthenticated("The token is unknown or revoked.")
         }
         guard !caller.roles.isDisjoint(with: allowed) else {
