@@ -26,8 +26,7 @@ extension GatewayApplication {
             var body = ["status": "ready", "schema_version": String(version)]
             // Ready all the same: requests are still accepted and stored, and answered 202.
             if let open = await delivery.breaker.state() {
-                body["upstream"] = "circuit breaker open after \(open.code.map { "Tencent code \($0)" } ?? "an upstream answer"): \(open.reason)"
-                    + "; calls to Tencent wait for the configuration to be fixed"
+                body["upstream"] = open.summary + "; calls to Tencent wait for the configuration to be fixed"
             }
             return Self.json(200, body)
         } catch {

@@ -77,8 +77,7 @@ public struct BulkImporter: Sendable {
     /// until the configuration is fixed, so waiting for them would only hang.
     private func breakerReason() async -> String? {
         guard let open = await breaker.state() else { return nil }
-        return "the upstream circuit breaker is open after \(open.code.map { "Tencent code \($0)" } ?? "an upstream answer") (\(open.reason)): "
-            + "fix the configuration, then run the same import again; it resumes"
+        return "upstream \(open.summary); fix the configuration, then run the same import again; it resumes"
     }
 
     /// Why accounts of the run ended `failed`: Tencent's code and text, and how many.

@@ -49,8 +49,7 @@ public struct Reconciler: Sendable {
 
     public func run(progress: @Sendable (Summary) -> Void = { _ in }) async throws -> Summary {
         if let open = await breaker.state() {
-            throw Aborted(description: "the upstream circuit breaker is open (\(open.code.map { "Tencent code \($0)" } ?? "upstream"): "
-                              + "\(open.reason)); fix the configuration, let `serve` import again, then reconcile")
+            throw Aborted(description: "upstream \(open.summary); fix the configuration, let `serve` import again, then reconcile")
         }
         var summary = Summary()
         var after = ""

@@ -18,6 +18,11 @@ actor UpstreamBreaker {
         var openedAt: Date
         /// When the next probe may go out, on this replica's clock.
         var nextProbe: ContinuousClock.Instant
+
+        /// Why it is open, for operators: `circuit breaker open after Tencent code 70009: <info>`.
+        var summary: String {
+            "circuit breaker open after \(code.map { "Tencent code \($0)" } ?? "an upstream answer"): \(reason)"
+        }
     }
 
     /// May a call go out now?
