@@ -82,33 +82,29 @@ extension SandboxService {
     }
 
     private func accountCheck(_ body: [String: Any]) throws(SandboxFailure) -> TencentAnswer {
-        let userIDs = try Self.userIDItems(body, key: "CheckItem")
-        let items = state.withLock { state in
-            userIDs.map { userID -> TencentAnswer.Item in
-                guard Self.validUserID(userID) else {
-                    return .init(UserID: userID, ResultCode: 70402, ResultInfo: "invalid UserID", AccountStatus: "NotImported")
-                }
-                let status = state.accounts[userID] == nil ? "NotImported" : "Imported"
-                return .init(UserID: userID, ResultCode: 0, ResultInfo: "", AccountStatus: status)
+        try answerPerUser(body, key: "CheckItem") { state, userID in
+            guard Self.validUserID(userID) else {
+                return .init(UserID: userID, ResultCode: 70402, ResultInfo: "invalid UserID", AccountStatus: "NotImported")
             }
+            let status = state.accounts[userID] == nil ? "NotImported" : "Imported"
+            return .init(UserID: userID, ResultCode: 0, ResultInfo: "", AccountStatus: status)
         }
-        var answer = TencentAnswer.ok
-        answer.ResultItem = items
-        return answer
     }
 
     private func accountDelete(_ body: [String: Any]) throws(SandboxFailure) -> TencentAnswer {
-        let userIDs = try Self.userIDItems(body, key: "DeleteItem")
-        let items = state.withLock { state in
-            userIDs.map { userID -> TencentAnswer.Item in
-                guard state.deleteAccount(userID) else {
-                    return .init(UserID: userID, ResultCode: 70107, ResultInfo: "account not imported")
-                }
-                return .init(UserID: userID, ResultCode: 0, ResultInfo: "")
-            }
+        try answerPerUser(body, key: "DeleteItem") { state, userID in
+            state.deleteAccount(userID)
+                ? .init(UserID: userID, ResultCode: 0, ResultInfo: "")
+                : .init(UserID: userID, ResultCode: 70107, ResultInfo: "account not imported")
         }
+    }
+
+    /// An answer with one `ResultItem` per UserID listed under `key`, each made under the state's lock.
+    private func answerPerUser(_ body: [String: Any], key: String,
+                               _ item: (inout SandboxState, String) -> TencentAnswer.Item) throws(SandboxFailure) -> TencentAnswer {
+        let userIDs = try Self.userIDItems(body, key: key)
         var answer = TencentAnswer.ok
-        answer.ResultItem = items
+        answer.ResultItem = state.withLock { state in userIDs.map { item(&state, $0) } }
         return answer
     }
 

@@ -141,3 +141,15 @@ extension GatewayApplication {
         return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
     }
 }
+
+extension ImportService.Outcome {
+    /// The contract's status for each outcome of `POST /accounts`.
+    var httpStatus: Int {
+        switch kind {
+        case .imported: 201
+        case .alreadyImported, .updated: 200
+        case .pending: 202
+        case .rejected: 422
+        }
+    }
+}

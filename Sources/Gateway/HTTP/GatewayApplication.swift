@@ -45,8 +45,7 @@ public final class GatewayApplication: Sendable {
                                       store: limitStore, metrics: metrics, logger: logger, headroom: RateLimiter.batchHeadroom),
             breaker: UpstreamBreaker(pool: pool, metrics: metrics, logger: logger))
         self.idempotency = IdempotencyStore(pool: pool)
-        self.imports = ImportService(pool: pool, delivery: delivery, signals: signals,
-                                     wait: .milliseconds(configuration.waitMilliseconds),
+        self.imports = ImportService(delivery: delivery, wait: .milliseconds(configuration.waitMilliseconds),
                                      quota: BacklogQuota(perCaller: configuration.maxPendingPerCaller, total: configuration.maxPending,
                                                          drainRate: Double(configuration.importRate) * RateLimiter.headroom),
                                      logger: logger)

@@ -4,39 +4,30 @@ import PostgresClient
 
 /// The request path of `POST /accounts`: store the intent durably, try to
 /// deliver it within the caller's wait budget, answer with what is known.
-final class ImportService: Sendable {
-    let pool: PostgresPool
+struct ImportService: Sendable {
     let delivery: ImportDelivery
-    let logger: Logger
-    let quota: BacklogQuota
-    let signals: OutcomeSignals
+    /// How long a request waits for its account's outcome before answering 202.
     let wait: Duration
     /// How often a waiting request looks at the row, to see other replicas' outcomes.
-    let pollInterval: Duration
+    var pollInterval: Duration = .milliseconds(200)
+    let quota: BacklogQuota
+    let logger: Logger
 
-    init(pool: PostgresPool, delivery: ImportDelivery, signals: OutcomeSignals, wait: Duration,
-         pollInterval: Duration = .milliseconds(200), quota: BacklogQuota, logger: Logger) {
-        self.pool = pool
-        self.quota = quota
-        self.logger = logger
-        self.delivery = delivery
-        self.signals = signals
-        self.wait = wait
-        self.pollInterval = pollInterval
-    }
+    private var pool: PostgresPool { delivery.pool }
+    private var signals: OutcomeSignals { delivery.signals }
 
     /// The answer to one import request.
     struct Outcome: Sendable {
         enum Kind: String, Sendable {
-            /// 201: imported by this request.
+            /// Imported by this request.
             case imported
-            /// 200: already imported with this profile; no upstream call.
+            /// Already imported with this profile; no upstream call.
             case alreadyImported = "already_imported"
-            /// 200: an imported account re-imported with a changed profile.
+            /// An imported account re-imported with a changed profile.
             case updated
-            /// 202: stored, not yet confirmed.
+            /// Stored, not yet confirmed.
             case pending
-            /// 422: Tencent refused it for good.
+            /// Tencent refused it for good.
             case rejected
 
             var auditOutcome: AuditEvent.Outcome {
@@ -52,15 +43,6 @@ final class ImportService: Sendable {
 
         var kind: Kind
         var account: Account
-
-        var httpStatus: Int {
-            switch kind {
-            case .imported: 201
-            case .alreadyImported, .updated: 200
-            case .pending: 202
-            case .rejected: 422
-            }
-        }
     }
 
     /// What the first transaction found and did.
