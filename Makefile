@@ -4,7 +4,7 @@ SWIFT ?= swift
 PG := scripts/localpg.sh
 BIN := .build/debug/account-gateway
 
-.PHONY: all build run test e2e faults bench deps pg pg-stop clean
+.PHONY: all build run test e2e faults bench fuzz deps pg pg-stop clean
 
 all: build
 
@@ -25,6 +25,8 @@ run: build
 test: deps
 	python3 scripts/check_openapi.py
 	DATABASE_URL="$$($(PG) url account_gateway_test)" $(SWIFT) test --no-parallel
+	$(SWIFT) build --product HTTPParserFuzz
+	.build/debug/HTTPParserFuzz Fuzz/corpus Fuzz/regressions
 	$(SWIFT) build --product account-gateway
 	scripts/e2e.sh
 	python3 scripts/fault_suite.py
@@ -47,6 +49,11 @@ bench: deps
 	python3 Benchmarks/rate_limit_bench.py
 	python3 Benchmarks/throughput_bench.py
 	python3 Benchmarks/http_limits.py
+
+# The request parser under libFuzzer for FUZZ_SECONDS (default 60); new coverage
+# goes to Fuzz/corpus, a crash to Fuzz/regressions (replayed by make test).
+fuzz:
+	scripts/fuzz.sh
 
 pg-stop:
 	@$(PG) stop

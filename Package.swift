@@ -63,6 +63,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The request parser under arbitrary bytes: libFuzzer's target with -D FUZZING
+        // (make fuzz), else a replayer of Fuzz/corpus and Fuzz/regressions (make test).
+        .executableTarget(name: "HTTPParserFuzz", dependencies: ["HTTPServer"], path: "Fuzz/HTTPParserFuzz"),
 
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "HTTPServerTests", dependencies: ["HTTPServer"]),
