@@ -28,6 +28,7 @@ export DATABASE_URL=$(scripts/localpg.sh url $db)
 export TENCENT_SDKAPPID=1400000000
 export LOG_LEVEL=debug  # the secrets check below reads the most talkative logs
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/key"
+chmod 600 "$work/key"  # a key file that group or others may read is refused
 export TENCENT_SECRET_KEY_FILE=$work/key
 sandbox_port=$(free_port)
 gateway_port=$(free_port)
@@ -102,6 +103,9 @@ check "the independent verifier accepted the gateway's UserSig" 1 "$(curl -s "ht
 # picked up on SIGHUP, without a restart, and the account is imported.
 kill -TERM "$serve_pid" "$second_pid"; wait "$serve_pid" "$second_pid" 2>/dev/null || true
 printf 'not-the-app-key' > "$work/wrong_key"
+chmod 644 "$work/wrong_key"
+check "a key file readable by others is refused at start-up, saying so" 1 "$(TENCENT_SECRET_KEY_FILE=$work/wrong_key "$bin" serve 2>&1 | grep -c 'readable by group or others (mode 0644)' || true)"
+chmod 600 "$work/wrong_key"
 third_port=$(free_port)
 TENCENT_SECRET_KEY_FILE=$work/wrong_key GATEWAY_LISTEN=127.0.0.1:$third_port "$bin" serve 2>"$work/serve3.log" & third_pid=$!; pids+=($third_pid)
 for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$third_port/readyz" >/dev/null 2>&1 && break; sleep 0.1; done

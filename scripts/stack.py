@@ -64,7 +64,8 @@ def prepare(binary, database, prefix, **extra_env):
     database_url = subprocess.run([LOCALPG, "url", database], check=True, capture_output=True, text=True).stdout.strip()
     logdir = tempfile.mkdtemp(prefix=prefix)
     keyfile = os.path.join(logdir, "key")
-    with open(keyfile, "w") as f:
+    # Readable by its owner only: the gateway refuses a key file others may read.
+    with os.fdopen(os.open(keyfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
         f.write(os.urandom(32).hex())
     sandbox_port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, TENCENT_SDKAPPID="1400000000", TENCENT_SECRET_KEY_FILE=keyfile,

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Gateway
 import HTTPServer
 import Logging
 import TencentSandbox
@@ -56,10 +57,7 @@ struct SandboxCommand: AsyncParsableCommand {
         }
         let secretKey: String
         if let path = env["TENCENT_SECRET_KEY_FILE"], !path.isEmpty {
-            guard let key = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("TENCENT_SECRET_KEY_FILE \(path) cannot be read")
-            }
-            secretKey = key.trimmingCharacters(in: .whitespacesAndNewlines)
+            do { secretKey = try SecretKeyFile.read(path) } catch { throw ValidationError(error.description) }
         } else if let key = env["TENCENT_SECRET_KEY"], !key.isEmpty {
             secretKey = key
         } else {

@@ -42,13 +42,11 @@ struct SecretKeyReloader: Sendable {
     func reload() async {
         let key: String
         do {
-            key = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            key = try SecretKeyFile.read(path)
         } catch {
-            logger.warning("cannot read the secret key file; keeping the key in use", metadata: ["tencent.key_file": "\(path)"])
-            return
-        }
-        guard !key.isEmpty else {
-            logger.warning("the secret key file is empty; keeping the key in use", metadata: ["tencent.key_file": "\(path)"])
+            logger.warning("cannot use the secret key file; keeping the key in use", metadata: [
+                "tencent.key_file": "\(path)", "error.message": "\(error.description)",
+            ])
             return
         }
         guard signature.rotate(secretKey: key) else { return }

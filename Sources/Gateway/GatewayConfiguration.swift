@@ -69,12 +69,7 @@ public struct GatewayConfiguration: Sendable {
         secretKey = ""
         secretKeyFile = value("TENCENT_SECRET_KEY_FILE")
         if let path = secretKeyFile {
-            do {
-                secretKey = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-                if secretKey.isEmpty { problems.append("TENCENT_SECRET_KEY_FILE \(path) is empty") }
-            } catch {
-                problems.append("TENCENT_SECRET_KEY_FILE \(path) cannot be read")
-            }
+            do { secretKey = try SecretKeyFile.read(path) } catch { problems.append(error.description) }
         } else if let key = value("TENCENT_SECRET_KEY") {
             secretKey = key
         } else if requireTencent {

@@ -33,13 +33,46 @@ import Testing
         #expect(throws: GatewayConfiguration.Error.self) { try GatewayConfiguration(environment: env) }
     }
 
-    @Test func secretKeyFileWinsAndIsTrimmed() throws {
+    /// A key file with the given content and permission bits, removed by the caller.
+    private func keyFile(_ content: String, mode: Int) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID().uuidString)").path
-        try "from-file\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try content.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        return path
+    }
+
+    @Test func secretKeyFileWinsAndIsTrimmed() throws {
+        let path = try keyFile("from-file\n", mode: 0o600)
         defer { try? FileManager.default.removeItem(atPath: path) }
         var env = minimal
         env["TENCENT_SECRET_KEY_FILE"] = path
         #expect(try GatewayConfiguration(environment: env).secretKey == "from-file")
+        try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: path)
+        #expect(try SecretKeyFile.read(path) == "from-file")
+    }
+
+    @Test(arguments: [(0o644, "readable"), (0o640, "readable"), (0o604, "readable"), (0o620, "writable"), (0o602, "writable")])
+    func secretKeyFileOthersMayReadIsRefused(mode: Int, problem: String) throws {
+        let path = try keyFile("k", mode: mode)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var env = minimal
+        env["TENCENT_SECRET_KEY_FILE"] = path
+        do {
+            _ = try GatewayConfiguration(environment: env)
+            Issue.record("a key file of mode \(String(mode, radix: 8)) was accepted")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("\(problem) by group or others (mode 0\(String(mode, radix: 8)))"), "\(text)")
+            #expect(text.contains("chmod 600 \(path)"))
+            #expect(!text.contains("k\n") && !text.contains("'k'"))
+        }
+    }
+
+    @Test func secretKeyFileMissingOrEmpty() throws {
+        let path = try keyFile(" \n", mode: 0o600)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: SecretKeyFile.Problem.empty(path: path)) { try SecretKeyFile.read(path) }
+        #expect(throws: SecretKeyFile.Problem.unreadable(path: path + ".missing")) { try SecretKeyFile.read(path + ".missing") }
     }
 
     @Test func everyProblemReportedAtOnceWithoutSecrets() {
