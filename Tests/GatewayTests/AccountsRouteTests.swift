@@ -207,7 +207,22 @@ import Testing
             let root = try await h.request("GET", "/", token: nil)
             #expect(root.status == 200)
             #expect(root.json["service"] as? String == "account-gateway")
+            #expect(root.json["openapi"] as? String == "/openapi.yaml")
             #expect(try await h.request("DELETE", "/accounts/x", token: h.importerToken).status == 405)
+        }
+    }
+
+    /// `GET /openapi.yaml` serves schema/openapi.yaml of this source tree, byte for byte, with no token.
+    @Test func openAPIDocumentIsServedAsInTheSourceTree() async throws {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("schema/openapi.yaml")
+        let expected = try Data(contentsOf: source)
+        try await GatewayHarness.with { h in
+            let response = try await h.request("GET", "/openapi.yaml", token: nil)
+            #expect(response.status == 200)
+            #expect(response.header("Content-Type") == "application/yaml")
+            #expect(response.body == expected, "run scripts/embed_openapi.py after editing schema/openapi.yaml")
+            #expect(try await h.request("POST", "/openapi.yaml", token: nil).status == 405)
         }
     }
 }

@@ -9,7 +9,7 @@ extension GatewayApplication {
             "service": "account-gateway",
             "description": "Registers app users with Tencent Cloud Chat (account_import) under a central rate limit.",
             "health": "/healthz", "readiness": "/readyz", "metrics": "/metrics",
-            "accounts": "/accounts", "audit": "/audit",
+            "accounts": "/accounts", "audit": "/audit", "openapi": "/openapi.yaml",
         ])
     }
 

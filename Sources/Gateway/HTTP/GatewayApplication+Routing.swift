@@ -19,6 +19,12 @@ extension GatewayApplication {
             headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
             return HTTPResponse(status: 200, headers: headers, body: self.metrics.render())
         })
+        let openAPI = Array(OpenAPIDocument.yaml.utf8)
+        router.add("GET", "/openapi.yaml", { _ in
+            var headers = HTTPHeaders()
+            headers.set("Content-Type", "application/yaml")
+            return HTTPResponse(status: 200, headers: headers, body: openAPI)
+        })
         router.add("POST", "/accounts", { [self] in await self.protected($0, roles: [.importer], action: .accountImport, self.postAccount) })
         router.add("GET", "/accounts/{user_id}", { [self] in
             await self.protected($0, roles: [.importer, .auditor], action: .accountLookup, self.getAccount)
