@@ -37,14 +37,19 @@ export GATEWAY_LISTEN=127.0.0.1:$gateway_port
 base=http://127.0.0.1:$gateway_port
 
 "$bin" migrate 2>"$work/migrate.log" || fail "migrate"
-"$bin" migrate 2>>"$work/migrate.log" || fail "migrate is not idempotent"
+"$bin" migrate --service-role gateway_service 2>>"$work/migrate.log" || fail "migrate is not idempotent, or --service-role failed"
+# From here on every command runs as the service role, which owns nothing, but
+# managing callers, which is the owner's (DATABASE_URL=$owner_url).
+owner_url=$DATABASE_URL
+export DATABASE_URL=$(scripts/localpg.sh service-url $db)
+check "migrate refuses to make the owner its own service role" 1 "$(DATABASE_URL=$owner_url "$bin" migrate --service-role gateway 2>&1 | grep -c 'the role migrate runs as')"
 "$bin" sandbox --listen "127.0.0.1:$sandbox_port" 2>"$work/sandbox.log" & pids+=($!)
 "$bin" serve 2>"$work/serve.log" & serve_pid=$!; pids+=($serve_pid)
 for _ in $(seq 1 100); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 check "readyz" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$base/readyz")"
 
-token=$("$bin" caller add e2e-importer --role importer 2>/dev/null | tail -n 1)
-auditor=$("$bin" caller add e2e-auditor --role auditor 2>/dev/null | tail -n 1)
+token=$(DATABASE_URL=$owner_url "$bin" caller add e2e-importer --role importer 2>/dev/null | tail -n 1)
+auditor=$(DATABASE_URL=$owner_url "$bin" caller add e2e-auditor --role auditor 2>/dev/null | tail -n 1)
 [ -n "$token" ] || fail "caller add printed no token"
 
 post() { curl -s -o "$work/body" -w '%{http_code}' -X POST "$base/accounts" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' -d "$2"; }

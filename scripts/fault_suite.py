@@ -70,7 +70,7 @@ def main():
     args = parser.parse_args()
     rng = random.Random(20261126)
 
-    env, logdir, sandbox_port, token = prepare(BIN, "account_gateway_faults", "fault-suite.",
+    env, logdir, sandbox_port, token = prepare(BIN, "account_gateway_faults", "fault-suite.", as_service_role=True,
                                                GATEWAY_WAIT_MS="1500", LOG_LEVEL="info")
     database_url = env["DATABASE_URL"]
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"

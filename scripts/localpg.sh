@@ -15,6 +15,8 @@ port=${LOCALPG_PORT:-55432}
 local_dir="$root/.local"
 link="$local_dir/pg"
 role=gateway
+# Owns nothing: what serve, import and reconcile run as (migrate --service-role grants it).
+service_role=gateway_service
 
 log() { printf 'localpg: %s\n' "$*" >&2; }
 
@@ -99,6 +101,7 @@ start() {
     fi
     psql_admin <<SQL
 SELECT 'CREATE ROLE $role LOGIN CREATEDB' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role') \gexec
+SELECT 'CREATE ROLE $service_role LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$service_role') \gexec
 SELECT 'CREATE DATABASE account_gateway OWNER $role' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'account_gateway') \gexec
 SELECT 'CREATE DATABASE account_gateway_test OWNER $role' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'account_gateway_test') \gexec
 SQL
@@ -124,6 +127,7 @@ case "${1:-}" in
     stop) stop ;;
     restart) restart ;;
     url) echo "postgresql://$role@127.0.0.1:$port/${2:-account_gateway}" ;;
+    service-url) echo "postgresql://$service_role@127.0.0.1:$port/${2:-account_gateway}" ;;
     psql) bindir=$(find_bindir); shift; setup_user; psql_admin "$@" ;;
-    *) echo "usage: $0 start|stop|restart|url [DB]|psql [ARGS]" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|restart|url [DB]|service-url [DB]|psql [ARGS]" >&2; exit 2 ;;
 esac

@@ -18,7 +18,18 @@ sandbox_listen=${SANDBOX_LISTEN:-127.0.0.1:9090}
 export GATEWAY_LISTEN=${GATEWAY_LISTEN:-127.0.0.1:8080}
 export TENCENT_ENDPOINT=${TENCENT_ENDPOINT:-http://$sandbox_listen}
 
-"$bin" migrate
+if [ -z "${SERVICE_DATABASE_URL:-}" ] && [ "$DATABASE_URL" = "$(scripts/localpg.sh url account_gateway)" ]; then
+    SERVICE_DATABASE_URL=$(scripts/localpg.sh service-url account_gateway)
+fi
+# Migrate as the owner; serve as the service role, which owns nothing (docs/OPERATIONS.md, Roles).
+if [ -n "${SERVICE_DATABASE_URL:-}" ]; then
+    service_role=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).username or "")' "$SERVICE_DATABASE_URL")
+    "$bin" migrate --service-role "$service_role"
+else
+    echo "note: SERVICE_DATABASE_URL is not set, so serve runs as the owner role of DATABASE_URL" >&2
+    "$bin" migrate
+fi
+owner_url=$DATABASE_URL
 
 pids=()
 cleanup() {
@@ -33,7 +44,7 @@ trap cleanup INT TERM EXIT
 
 "$bin" sandbox --listen "$sandbox_listen" 2> >(sed -u 's/^/[sandbox] /' >&2) &
 pids+=($!)
-"$bin" serve 2> >(sed -u 's/^/[gateway] /' >&2) &
+DATABASE_URL=${SERVICE_DATABASE_URL:-$owner_url} "$bin" serve 2> >(sed -u 's/^/[gateway] /' >&2) &
 pids+=($!)
 
 for _ in $(seq 1 100); do
@@ -42,7 +53,7 @@ for _ in $(seq 1 100); do
 done
 curl -fsS "http://$GATEWAY_LISTEN/readyz" >/dev/null || { echo "the gateway did not become ready; see the log above" >&2; exit 1; }
 
-token=$("$bin" caller add "demo-$(date +%s)" --role importer | tail -n 1)
+token=$(DATABASE_URL=$owner_url "$bin" caller add "demo-$(date +%s)" --role importer | tail -n 1)
 cat <<MSG
 
   account-gateway is running on http://$GATEWAY_LISTEN (sandbox on http://$sandbox_listen).

@@ -54,11 +54,14 @@ def psql(database_url, sql):
                           capture_output=True, text=True).stdout.strip()
 
 
-def prepare(binary, database, prefix, **extra_env):
+def prepare(binary, database, prefix, as_service_role=False, **extra_env):
     """A fresh, migrated database, a secret key, a sandbox port and an importer token.
 
     Returns (env, logdir, sandbox_port, token); `env` is what every process of the
-    stack runs with (TENCENT_ENDPOINT points at the sandbox port)."""
+    stack runs with (TENCENT_ENDPOINT points at the sandbox port). With
+    `as_service_role`, `migrate --service-role gateway_service` grants that role
+    and env's DATABASE_URL connects as it, as in production (it may read every
+    table but change no schema); otherwise as the owner."""
     subprocess.run([LOCALPG, "psql", "-c", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
                     "-c", f"CREATE DATABASE {database} OWNER gateway"], check=True, capture_output=True)
     database_url = subprocess.run([LOCALPG, "url", database], check=True, capture_output=True, text=True).stdout.strip()
@@ -70,7 +73,11 @@ def prepare(binary, database, prefix, **extra_env):
     sandbox_port = free_port()
     env = dict(os.environ, DATABASE_URL=database_url, TENCENT_SDKAPPID="1400000000", TENCENT_SECRET_KEY_FILE=keyfile,
                TENCENT_ENDPOINT=f"http://127.0.0.1:{sandbox_port}", **extra_env)
-    subprocess.run([binary, "migrate"], env=env, check=True, capture_output=True)
+    service = ["--service-role", "gateway_service"] if as_service_role else []
+    subprocess.run([binary, "migrate", *service], env=env, check=True, capture_output=True)
     token = subprocess.run([binary, "caller", "add", prefix.strip(".-"), "--role", "importer"], env=env, check=True,
                            capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    if as_service_role:
+        env["DATABASE_URL"] = subprocess.run([LOCALPG, "service-url", database], check=True, capture_output=True,
+                                             text=True).stdout.strip()
     return env, logdir, sandbox_port, token

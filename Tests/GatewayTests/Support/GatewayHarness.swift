@@ -13,7 +13,10 @@ import FoundationNetworking
 /// gateway each on a real socket (port 0), wired through the real Tencent client.
 final class GatewayHarness: Sendable {
     let database: TestDatabase
+    /// The owner's connections, for setting up and inspecting; the application
+    /// runs as the service role (`servicePool`), as in production.
     let pool: PostgresPool
+    let servicePool: PostgresPool
     let sandbox: SandboxService
     let sandboxServer: HTTPServer
     let gatewayServer: HTTPServer
@@ -47,12 +50,13 @@ final class GatewayHarness: Sendable {
     static let sdkAppID = 1_400_000_000
     static let secretKey = "test-secret-" + UUID().uuidString
 
-    private init(database: TestDatabase, pool: PostgresPool, sandbox: SandboxService, sandboxServer: HTTPServer,
+    private init(database: TestDatabase, pool: PostgresPool, servicePool: PostgresPool, sandbox: SandboxService, sandboxServer: HTTPServer,
                  gatewayServer: HTTPServer, app: GatewayApplication, client: TencentClient, baseURL: String, sandboxURL: String,
                  importerToken: String, auditorToken: String) {
         self.client = client
         self.database = database
         self.pool = pool
+        self.servicePool = servicePool
         self.sandbox = sandbox
         self.sandboxServer = sandboxServer
         self.gatewayServer = gatewayServer
@@ -79,6 +83,8 @@ final class GatewayHarness: Sendable {
         let logger = TestLogger.make()
         let database = try await TestDatabase.create()
         let pool = database.pool()
+        try await database.grantServiceRole()
+        let servicePool = try database.servicePool()
 
         var sandboxConfiguration = SandboxConfiguration(sdkAppID: sdkAppID, secretKey: secretKey)
         sandboxConfiguration.accountQuota = options.accountQuota
@@ -100,7 +106,8 @@ final class GatewayHarness: Sendable {
         configuration.authCacheDuration = options.authCacheDuration
         let client = try tencentClient(sandboxURL, secretKey: options.gatewaySecretKey ?? secretKey)
         let upstream = options.upstream(TencentUpstream(client: client))
-        let app = GatewayApplication(configuration: configuration, pool: pool, upstream: upstream, logger: logger, replicaID: "test-replica")
+        let app = GatewayApplication(configuration: configuration, pool: servicePool, upstream: upstream, logger: logger,
+                                     replicaID: "test-replica")
         var serverConfiguration = HTTPServer.Configuration(address: ListenAddress(host: "127.0.0.1", port: 0),
                                                            errorResponder: GatewayApplication.serverErrorResponder)
         serverConfiguration.maxBodyBytes = GatewayApplication.maxBodyBytes
@@ -110,7 +117,7 @@ final class GatewayHarness: Sendable {
         let callers = CallerStore(pool: pool)
         let importer = try await callers.add(name: "test-importer", roles: [.importer])
         let auditor = try await callers.add(name: "test-auditor", roles: [.auditor])
-        return GatewayHarness(database: database, pool: pool, sandbox: sandbox, sandboxServer: sandboxServer,
+        return GatewayHarness(database: database, pool: pool, servicePool: servicePool, sandbox: sandbox, sandboxServer: sandboxServer,
                               gatewayServer: gatewayServer, app: app, client: client, baseURL: "http://127.0.0.1:\(port)",
                               sandboxURL: sandboxURL, importerToken: importer, auditorToken: auditor)
     }
@@ -130,7 +137,7 @@ final class GatewayHarness: Sendable {
     /// Another replica on the same database and sandbox, with a pool of its own
     /// (no HTTP server: its worker is what matters). Close its pool when done.
     func replica(_ name: String) throws -> (app: GatewayApplication, pool: PostgresPool) {
-        let pool = database.pool()
+        let pool = try database.servicePool()
         let app = GatewayApplication(configuration: app.configuration, pool: pool, upstream: TencentUpstream(client: try tencentClient()),
                                      logger: TestLogger.make(), replicaID: name)
         return (app, pool)
@@ -150,6 +157,7 @@ final class GatewayHarness: Sendable {
     func stop() async {
         await gatewayServer.stop(gracePeriod: .seconds(2))
         await sandboxServer.stop(gracePeriod: .seconds(1))
+        await servicePool.close()
         await pool.close()
         await database.drop()
     }

@@ -49,6 +49,29 @@ struct TestDatabase: Sendable {
                      size: size, logger: TestLogger.make("test.pool"))
     }
 
+    /// The role `scripts/localpg.sh start` creates for the service: it owns nothing.
+    static let serviceRole = "gateway_service"
+
+    /// Grants `serviceRole` what the service needs here, as `migrate --service-role` does.
+    func grantServiceRole() async throws {
+        let pool = pool(size: 1)
+        defer { Task { await pool.close() } }
+        do {
+            try await Migrator(pool: pool, logger: TestLogger.make()).grant(serviceRole: Self.serviceRole)
+        } catch let failure as Migrator.Failure where failure.description.contains("no such role") {
+            throw TestSetupError("role \(Self.serviceRole) is missing: `scripts/localpg.sh start` (make test) creates it")
+        }
+    }
+
+    /// Connections as `serviceRole`, as `serve` makes them in production.
+    func servicePool(size: Int = 4) throws -> PostgresPool {
+        guard var components = URLComponents(string: url) else { throw TestSetupError("DATABASE_URL is not a URI") }
+        components.user = Self.serviceRole
+        components.password = nil
+        return PostgresPool(configuration: PostgresConfiguration(connectionString: components.string!, applicationName: "account-gateway tests (service)"),
+                            size: size, logger: TestLogger.make("test.pool"))
+    }
+
     func drop() async {
         _ = try? await admin { _ = try $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")) }
     }
