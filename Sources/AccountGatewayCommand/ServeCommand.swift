@@ -21,6 +21,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "Seconds to let in-flight requests finish on SIGTERM.")
     var shutdownGrace: Int = 10
 
+    @Option(name: .customLong("event-loops"), help: "HTTP event loop threads, each serving its share of connections (default: half the processors, at least 1).")
+    var eventLoops: Int?
+
     func run() async throws {
         var overrides: [String: String] = [:]
         if let listen { overrides["GATEWAY_LISTEN"] = listen }
@@ -37,6 +40,10 @@ struct ServeCommand: AsyncParsableCommand {
 
         var serverConfiguration = HTTPServer.Configuration(address: address, errorResponder: GatewayApplication.serverErrorResponder)
         serverConfiguration.maxBodyBytes = GatewayApplication.maxBodyBytes
+        if let eventLoops {
+            guard eventLoops >= 1 else { throw ValidationError("--event-loops must be at least 1") }
+            serverConfiguration.eventLoops = eventLoops
+        }
         let server = HTTPServer(configuration: serverConfiguration, logger: logger, handler: app.handler)
         let port = try await server.start()
         logger.info("listening", metadata: [

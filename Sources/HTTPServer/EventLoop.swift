@@ -16,7 +16,14 @@ import Synchronization
 /// Registrations are one-shot (EPOLLONESHOT) so an fd nobody waits on can
 /// never make the loop spin, and each carries a generation so that an event
 /// queued for a closed fd is not delivered to a new socket reusing its number.
-public final class EventLoop: Sendable {
+///
+/// The loop is also a `TaskExecutor`: the server runs each connection's task
+/// with a preference for it, so a socket that becomes ready resumes its task on
+/// this very thread, after the epoll batch, with no hop to the cooperative pool
+/// and no thread to wake. Work that blocks a thread never belongs here (the
+/// PostgreSQL client has threads of its own); once the loop has stopped, jobs
+/// go to the global concurrent executor.
+public final class EventLoop: TaskExecutor, Sendable {
     public enum Interest: Sendable {
         case readable
         case writable
@@ -97,6 +104,33 @@ public final class EventLoop: Sendable {
         }
     }
 
+    // MARK: - Executor
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let unownedJob = UnownedJob(job)
+        let accepted = state.withLock { state -> Bool in
+            guard !state.isShutDown else { return false }
+            state.jobs.append(unownedJob)
+            // Awake means the loop thread will look at the queue before it sleeps again.
+            if case .awake = state.sleep {} else {
+                state.sleep = .awake
+                signal()
+            }
+            return true
+        }
+        if !accepted { globalConcurrentExecutor.enqueue(unownedJob) }
+    }
+
+    /// Runs the jobs queued so far (not those they queue: the loop polls first).
+    private func runJobs() {
+        let jobs = state.withLock { state -> [UnownedJob] in
+            defer { state.jobs.removeAll(keepingCapacity: true) }
+            return state.jobs
+        }
+        let executor = asUnownedTaskExecutor()
+        for job in jobs { job.runSynchronously(on: executor) }
+    }
+
     // MARK: - Registration (always under the lock)
 
     private func register(id: UInt64, waiter: Waiter, in state: inout State) -> (any Error)? {
@@ -156,13 +190,24 @@ public final class EventLoop: Sendable {
 
     // MARK: - The loop thread
 
+    /// True on an event loop's thread: where a connection's task, and so the
+    /// handler, runs (for tests and assertions).
+    public static var isCurrentThreadALoop: Bool {
+        Thread.current.threadDictionary[loopThreadKey] != nil
+    }
+
+    private static let loopThreadKey = "HTTPServer.EventLoop"
+
     private func run() {
+        Thread.current.threadDictionary[Self.loopThreadKey] = true
         let capacity = 256
         var events = [UInt32](repeating: 0, count: capacity)
         var data = [UInt64](repeating: 0, count: capacity)
         while true {
             let timeout = state.withLock { state -> Int32? in
                 if state.isShutDown { return nil }
+                // Jobs waiting: only poll, so they run right after.
+                if !state.jobs.isEmpty { return 0 }
                 let next = state.waiters.values.compactMap(\.deadline).min()
                 state.sleep = next.map { .until($0) } ?? .indefinitely
                 return next.map(Self.milliseconds(until:)) ?? -1
@@ -194,11 +239,15 @@ public final class EventLoop: Sendable {
             }
             for waiter in ready { waiter.continuation.resume() }
             for waiter in expired { waiter.continuation.resume(throwing: SocketError.timedOut) }
+            runJobs()
         }
 
         let remaining = state.withLock { state -> [Waiter] in
             let all = Array(state.waiters.values)
             state.waiters.removeAll()
+            // Enqueued before the shutdown, not yet run: the global executor takes them.
+            for job in state.jobs { globalConcurrentExecutor.enqueue(job) }
+            state.jobs.removeAll()
             state.registrations.removeAll()
             Glibc.close(epoll)
             Glibc.close(wakeFD)
@@ -273,6 +322,8 @@ extension EventLoop {
         var isShutDown = false
         /// What the loop thread is doing, so a new deadline knows whether to wake it.
         var sleep = Sleep.awake
+        /// Jobs of tasks that prefer this loop as their executor, in order.
+        var jobs: [UnownedJob] = []
 
         mutating func makeID() -> UInt64 {
             defer { nextID += 1 }

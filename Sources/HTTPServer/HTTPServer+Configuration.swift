@@ -1,3 +1,4 @@
+import Foundation
 extension HTTPServer {
     /// Builds the responses the server produces itself (400, 408, 413, 414,
     /// 431, 501, 503, 505) from a status and a human-readable detail.
@@ -39,6 +40,15 @@ extension HTTPServer {
         /// client has read it.
         public var lingerTimeout: Duration
         public var errorResponder: ErrorResponder
+        /// Event loop threads; connections are spread over them in turn, and
+        /// each runs its connections' tasks, handlers included. Default: half
+        /// the processors, at least one. The other half is left to what the
+        /// handlers wait on (PostgreSQL client threads, TLS to the upstream, a
+        /// co-located database) and to the clients: on this 2-core machine a
+        /// second loop raised `GET /healthz` throughput by a third but its p99
+        /// twenty-fold, as busy loop threads crowd out everything else
+        /// (Benchmarks/healthz_bench.py; docs/ARCHITECTURE.md, The HTTP server).
+        public var eventLoops = max(1, ProcessInfo.processInfo.activeProcessorCount / 2)
 
         public init(
             address: ListenAddress = ListenAddress(host: "127.0.0.1", port: 8080),

@@ -6,6 +6,8 @@ extension HTTPServer {
     /// What the accept loop needs, gathered so it can run off the actor.
     struct ServeContext: Sendable {
         let listener: AsyncSocket
+        /// Connections go to these in turn.
+        let loops: [EventLoop]
         let registry: ConnectionRegistry
         let configuration: Configuration
         let handler: HTTPHandler
@@ -24,10 +26,12 @@ extension HTTPServer {
                         var connectionLogger = logger
                         connectionLogger[metadataKey: "http.remote"] = "\(peer?.description ?? "unknown")"
                         connectionLogger[metadataKey: "http.connection_id"] = "\(id)"
+                        let loop = loops[Int(id % UInt64(loops.count))]
                         let connection = HTTPConnection(
-                            socket: client, id: id, remoteAddress: peer?.description, configuration: configuration,
+                            socket: AsyncSocket(socket: client.socket, loop: loop), id: id, remoteAddress: peer?.description, configuration: configuration,
                             handler: handler, registry: registry, logger: connectionLogger)
-                        group.addTask { await connection.run() }
+                        // On the loop's thread: readiness resumes the task where it is, with no hop.
+                        group.addTask(executorPreference: loop) { await connection.run() }
                     case .rejected:
                         logger.debug("connection limit reached", metadata: ["http.remote": "\(peer?.description ?? "unknown")"])
                         group.addTask { [configuration, registry, logger] in

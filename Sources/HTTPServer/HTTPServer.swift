@@ -3,9 +3,10 @@ import Logging
 
 /// An HTTP/1.1 server on BSD sockets and epoll.
 ///
-/// Each connection is a child task of one discarding task group; the handler
-/// runs in that task on the cooperative pool, while socket waits suspend on
-/// the `EventLoop`'s thread and never block a cooperative thread.
+/// Each connection is a child task of one discarding task group, bound to one
+/// of the `EventLoop`s in turn: the loop's thread waits on its sockets and also
+/// runs its connections' tasks (the handler included), so a request that
+/// arrives is served on the thread that saw it, with no hop between threads.
 public actor HTTPServer {
     public enum LifecycleError: Error, Equatable {
         /// `start()` was called on a server that already started (or stopped).
@@ -13,7 +14,7 @@ public actor HTTPServer {
     }
 
     private struct Running: Sendable {
-        let loop: EventLoop
+        let loops: [EventLoop]
         let registry: ConnectionRegistry
         let serveTask: Task<Void, Never>
     }
@@ -49,24 +50,25 @@ public actor HTTPServer {
         DescriptorLimit.ensure(connections: configuration.maxConnections, logger: logger)
         let listener = try Socket.listening(on: address, backlog: configuration.backlog)
         let port: Int
-        let loop: EventLoop
+        var loops: [EventLoop] = []
         do {
             port = try listener.localAddress().port
-            loop = try EventLoop()
+            for _ in 0..<max(1, configuration.eventLoops) { loops.append(try EventLoop()) }
         } catch {
+            for loop in loops { loop.shutdown() }
             listener.close()
             throw error
         }
         let registry = ConnectionRegistry(maxConnections: configuration.maxConnections, maxPerClient: configuration.maxConnectionsPerClient, listener: listener)
         let context = ServeContext(
-            listener: AsyncSocket(socket: listener, loop: loop), registry: registry,
+            listener: AsyncSocket(socket: listener, loop: loops[0]), loops: loops, registry: registry,
             configuration: configuration, handler: handler, logger: logger)
         // Detached: the accept loop and connections must not run on this actor.
-        let serveTask = Task.detached {
+        let serveTask = Task.detached { [loops] in
             await context.serve()
-            loop.shutdown()
+            for loop in loops { loop.shutdown() }
         }
-        phase = .running(Running(loop: loop, registry: registry, serveTask: serveTask))
+        phase = .running(Running(loops: loops, registry: registry, serveTask: serveTask))
         listeningPort = port
         logger.info("HTTP server listening", metadata: ["http.address": "\(address.host)", "http.port": "\(port)"])
         return port
