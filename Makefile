@@ -43,12 +43,15 @@ faults: build
 # throughput and latency next to their limits and peers measured in the same
 # run (audit writes and verify, the repeat path vs pgbench, one new account vs
 # the sandbox, import, a flood of single POSTs), then the HTTP server's limits
-# (1,100 idle connections, a flood of blank lines: Benchmarks/http_limits.py).
+# (1,100 idle connections, a flood of blank lines: Benchmarks/http_limits.py),
+# and GET /healthz next to a Hummingbird 2 server at 1, 16 and 128 connections
+# (Benchmarks/healthz_bench.py; its peer is a package of its own, built on first use).
 bench: deps
 	$(SWIFT) build -c release --product account-gateway
 	python3 Benchmarks/rate_limit_bench.py
 	python3 Benchmarks/throughput_bench.py
 	python3 Benchmarks/http_limits.py
+	python3 Benchmarks/healthz_bench.py
 
 # The request parser under libFuzzer for FUZZ_SECONDS (default 60); new coverage
 # goes to Fuzz/corpus, a crash to Fuzz/regressions (replayed by make test).
