@@ -39,8 +39,19 @@ public struct AccountInput: Sendable, Equatable {
         }
         let nick = profileField(object["nick"], name: path + "nick", errors: &errors)
         let faceURL = profileField(object["face_url"], name: path + "face_url", errors: &errors)
+        if let faceURL, !faceURL.isEmpty, !isWebURL(faceURL) {
+            errors.append(FieldError(field: path + "face_url", message: "must be an absolute http or https URL (or empty)"))
+        }
         if !errors.isEmpty { throw ValidationFailure(errors: errors) }
         return AccountInput(userID: userID, chatUserID: strategy.chatUserID(for: userID), nick: nick, faceURL: faceURL)
+    }
+
+    /// An absolute `http` or `https` URL with a host: what a chat client may load as a
+    /// profile picture. Anything else (`javascript:`, `data:`, a relative path) is refused.
+    static func isWebURL(_ text: String) -> Bool {
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty else { return false }
+        return true
     }
 
     private static func profileField(_ value: Any?, name: String, errors: inout [FieldError]) -> String? {

@@ -52,6 +52,9 @@ public struct AuditEvent: Sendable, Equatable {
 
 /// The fields a writer supplies, under their column names (absent when nil),
 /// as `AuditLog.insert` sends them; id, at, prev_hash and hash are the database's.
+/// Text that came from a caller is made storable on the way (`AuditText`): a
+/// request refused for a NUL in its user_id is still audited, and an 8 KiB
+/// user_id in a path does not become an 8 KiB audit row.
 extension AuditEvent: Encodable {
     enum CodingKeys: String, CodingKey {
         case requestID = "request_id", caller, action, userID = "user_id", chatUserID = "chat_user_id", outcome
@@ -59,7 +62,24 @@ extension AuditEvent: Encodable {
         case tencentErrorInfo = "tencent_error_info", attempt, latencyMilliseconds = "latency_ms"
         case idempotencyKey = "idempotency_key"
     }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(AuditText.storable(requestID, maxBytes: 200), forKey: .requestID)
+        try c.encodeIfPresent(AuditText.storable(caller, maxBytes: 200), forKey: .caller)
+        try c.encode(action, forKey: .action)
+        try c.encodeIfPresent(AuditText.storable(userID, maxBytes: 256), forKey: .userID)
+        try c.encodeIfPresent(AuditText.storable(chatUserID, maxBytes: 64), forKey: .chatUserID)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encodeIfPresent(httpStatus, forKey: .httpStatus)
+        try c.encodeIfPresent(tencentErrorCode, forKey: .tencentErrorCode)
+        try c.encodeIfPresent(AuditText.storable(tencentErrorInfo, maxBytes: 1024), forKey: .tencentErrorInfo)
+        try c.encodeIfPresent(attempt, forKey: .attempt)
+        try c.encodeIfPresent(latencyMilliseconds, forKey: .latencyMilliseconds)
+        try c.encodeIfPresent(AuditText.storable(idempotencyKey, maxBytes: 255), forKey: .idempotencyKey)
+    }
 }
+
 
 extension AuditEvent {
     /// The text the chain hashes, byte for byte as `audit_canonical()` in

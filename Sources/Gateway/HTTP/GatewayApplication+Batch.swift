@@ -16,9 +16,13 @@ extension GatewayApplication {
         }
 
         let object: [String: Any]
-        switch Self.jsonObjectBody(request, limit: Self.maxBodyBytes) {
+        // The count is checked while scanning: a body of 2 MiB over the limit is never parsed into values.
+        if let failure = Self.checkJSONBody(request, limit: Self.maxBodyBytes) { return reject(failure) }
+        switch JSON.object(request.body, structure: JSONStructure(maxArrayItems: Self.maxBatchAccounts)) {
         case .success(let value): object = value
-        case .failure(let error): return reject(error)
+        case .failure(let malformed) where malformed.overArrayLimit:
+            return reject(.invalidRequest([FieldError(field: "accounts", message: "must hold 1 to \(Self.maxBatchAccounts) accounts (more were sent)")]))
+        case .failure(let malformed): return reject(.malformedBody(malformed.message))
         }
         let inputs: [AccountInput]
         do {

@@ -1203,7 +1203,9 @@ components:
       required: [user_id]
       description: |
         One account to import. Any other key is refused with `400` (`unknown
-        field`). Errors are reported per field, all at once.
+        field`). Errors are reported per field, all at once. A body with the
+        same key twice in one object, or nested more than 8 deep, is refused
+        with `400` before its fields are looked at.
       properties:
         user_id:
           type: string
@@ -1223,9 +1225,12 @@ components:
         face_url:
           type: [string, "null"]
           maxLength: 500
+          pattern: "^$|^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\\s]+"
           description: |
-            Avatar URL (not checked as a URL): at most 500 bytes of UTF-8, no
-            control characters. Absent or `null`: the stored value is kept.
+            Avatar URL: an absolute `http` or `https` URL with a host (anything
+            else, such as `javascript:` or `data:`, is refused with `400`), or
+            empty; at most 500 bytes of UTF-8, no control characters. Absent or
+            `null`: the stored value is kept.
 
     Account:
       type: object

@@ -21,9 +21,21 @@ enum JSON {
         String(decoding: encode(value), as: UTF8.self)
     }
 
-    /// Parses a request body that must be a JSON object.
-    static func object(_ body: [UInt8]) -> Result<[String: Any], MalformedJSON> {
+    /// Parses a request body that must be a JSON object, of the given structure.
+    static func object(_ body: [UInt8], structure: JSONStructure = JSONStructure()) -> Result<[String: Any], MalformedJSON> {
         guard !body.isEmpty else { return .failure(MalformedJSON(message: "The request body is empty; a JSON object is expected.")) }
+        do {
+            try structure.check(body)
+        } catch {
+            switch error {
+            case .duplicateKey(let key):
+                return .failure(MalformedJSON(message: "The request body has the key \"\(key.prefix(64))\" twice in one object."))
+            case .tooDeep(let limit):
+                return .failure(MalformedJSON(message: "The request body nests objects and arrays more than \(limit) deep."))
+            case .tooManyItems(let limit):
+                return .failure(MalformedJSON(message: "An array in the request body has more than \(limit) items.", overArrayLimit: true))
+            }
+        }
         let value: Any
         do {
             value = try JSONSerialization.jsonObject(with: Data(body), options: [])
