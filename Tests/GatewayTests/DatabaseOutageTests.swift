@@ -18,7 +18,8 @@ import Testing
     func request(_ method: String, _ path: String, body: String = "") -> HTTPRequest {
         var headers = HTTPHeaders()
         headers.add("Host", "localhost")
-        headers.add("Authorization", "Bearer agw_x")
+        // Well-formed, so it takes a query (a malformed token is refused without one).
+        headers.add("Authorization", "Bearer agw_" + String(repeating: "x", count: 43))
         headers.add("Content-Type", "application/json")
         return HTTPRequest(method: method, target: path, path: path, headers: headers, body: Array(body.utf8))
     }

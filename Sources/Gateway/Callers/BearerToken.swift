@@ -9,6 +9,12 @@ public enum BearerToken {
         return "agw_" + Base64URL.encode(bytes)
     }
 
+    /// `agw_` and 43 characters of base64url: the shape `generate` makes.
+    public static func isWellFormed(_ token: String) -> Bool {
+        let utf8 = token.utf8
+        return utf8.count == 47 && token.hasPrefix("agw_") && utf8.dropFirst(4).allSatisfy(ChatID.isAllowedByte)
+    }
+
     public static func digest(_ token: String) -> [UInt8] {
         Array(SHA256.hash(data: Array(token.utf8)))
     }

@@ -4,13 +4,17 @@ import PostgresClient
 /// The `callers` table.
 public struct CallerStore: Sendable {
     let pool: PostgresPool
-    let cache: CallerCache?
+    let cache: ExpiringCache<Caller>?
+    /// Digests of tokens that matched no active caller. A token cannot become
+    /// valid later (`add` makes a new random one), so remembering a refusal
+    /// hides nothing; it only spares the database a flood of the same bad token.
+    let refusals = ExpiringCache<Bool>(lifetime: .seconds(60))
 
     /// `cacheFor`: how long a successful authentication is remembered (it saves
     /// a query per request; a revocation takes effect within that time).
     public init(pool: PostgresPool, cacheFor: Duration? = nil) {
         self.pool = pool
-        self.cache = cacheFor.map(CallerCache.init)
+        self.cache = cacheFor.map { ExpiringCache(lifetime: $0) }
     }
 
     public enum Failure: Error, CustomStringConvertible, Equatable {
@@ -67,8 +71,11 @@ public struct CallerStore: Sendable {
 
     /// The active caller holding this token, if any.
     func authenticate(token: String) async throws -> Caller? {
+        // A token `add` cannot have made is refused without a query.
+        guard BearerToken.isWellFormed(token) else { return nil }
         let digest = BearerToken.digest(token)
         if let cached = cache?.lookup(digest) { return cached }
+        if refusals.lookup(digest) != nil { return nil }
         let result = try await pool.query("""
             SELECT name, array_to_string(roles, ',') AS roles FROM callers
             WHERE token_sha256 = \(digest) AND revoked_at IS NULL
@@ -77,7 +84,7 @@ public struct CallerStore: Sendable {
             Caller(name: try row.string("name"),
                    roles: Set(try row.string("roles").split(separator: ",").compactMap { Caller.Role(rawValue: String($0)) }))
         }
-        if let caller { cache?.store(caller, for: digest) }
+        if let caller { cache?.store(caller, for: digest) } else { refusals.store(true, for: digest) }
         return caller
     }
 }

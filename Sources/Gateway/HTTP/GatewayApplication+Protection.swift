@@ -28,15 +28,13 @@ extension GatewayApplication {
         let requestID = context.requestID
 
         do {
-            let caller = try await authenticate(request, allowed: allowed, context: context)
-            context.caller = caller
-            context.logger[metadataKey: "caller"] = "\(caller.name)"
-        } catch let error as GatewayError {
-            let event = AuditEvent(requestID: requestID, caller: nil, action: .authDenied,
-                                   outcome: error.status == 401 ? .unauthenticated : .forbidden, httpStatus: error.status,
-                                   latencyMilliseconds: context.elapsedMilliseconds)
-            if error.status == 403 { context.caller = nil }
-            return await finish(error.response(requestID: requestID), event: event, context: context)
+            switch try await authenticate(request, allowed: allowed) {
+            case .allowed(let caller):
+                context.caller = caller
+                context.logger[metadataKey: "caller"] = "\(caller.name)"
+            case .denied(let error, let caller):
+                return await deny(request, error, caller: caller, context: context)
+            }
         } catch {
             return mapUnexpected(error, context: context)
         }
@@ -109,19 +107,66 @@ extension GatewayApplication {
         }
     }
 
-    private func authenticate(_ request: HTTPRequest, allowed: Set<Caller.Role>, context: RequestContext) async throws -> Caller {
+    private enum Authentication {
+        case allowed(Caller)
+        /// The caller is known on a 403.
+        case denied(GatewayError, caller: String?)
+    }
+
+    private func authenticate(_ request: HTTPRequest, allowed: Set<Caller.Role>) async throws -> Authentication {
         let header = request.headers["Authorization"] ?? ""
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
-            throw GatewayError.unauthenticated("Send Authorization: Bearer <token>.")
+            return .denied(.unauthenticated("Send Authorization: Bearer <token>."), caller: nil)
         }
         guard let caller = try await callers.authenticate(token: parts[1].trimmingOWS()) else {
-            throw GatewayError.unauthenticated("The token is unknown or revoked.")
+            return .denied(.unauthenticated("The token is unknown or revoked."), caller: nil)
         }
         guard !caller.roles.isDisjoint(with: allowed) else {
-            throw GatewayError.forbidden("Caller '\(caller.name)' lacks the role for this route (needs \(allowed.sorted().map(\.rawValue).joined(separator: " or "))).")
+            let needed = allowed.sorted().map(\.rawValue).joined(separator: " or ")
+            return .denied(.forbidden("Caller '\(caller.name)' lacks the role for this route (needs \(needed))."), caller: caller.name)
         }
-        return caller
+        return .allowed(caller)
+    }
+
+    /// Answers a refused request. Its `auth.denied` event is written now if it is
+    /// the first from its source this minute; otherwise it is counted, and the
+    /// count is audited when the minute ends (`auditDenialCounts`), so a flood of
+    /// bad tokens never queues on the audit chain.
+    private func deny(_ request: HTTPRequest, _ error: GatewayError, caller: String?, context: RequestContext) async -> HTTPResponse {
+        let address = request.remoteAddress.map(Self.host(ofAddress:)) ?? "unknown"
+        let source = DenialLedger.Source(address: address, status: error.status, caller: caller)
+        let response = error.response(requestID: context.requestID)
+        metrics.authDenial(status: error.status)
+        guard denials.record(source, requestID: context.requestID) else { return response }
+        let event = AuditEvent(requestID: context.requestID, caller: caller, action: .authDenied,
+                               outcome: error.status == 401 ? .unauthenticated : .forbidden, httpStatus: error.status,
+                               attempt: 1, latencyMilliseconds: context.elapsedMilliseconds)
+        return await finish(response, event: event, context: context)
+    }
+
+    /// Audits the denials counted in windows that have closed (all of them with `all`).
+    func auditDenialCounts(all: Bool = false) async {
+        for summary in all ? denials.drain() : denials.due() {
+            let event = AuditEvent(requestID: summary.requestID, caller: summary.source.caller, action: .authDenied,
+                                   outcome: summary.source.status == 401 ? .unauthenticated : .forbidden,
+                                   httpStatus: summary.source.status, attempt: summary.count)
+            do {
+                try await audit.append(event)
+            } catch {
+                metrics.auditWriteFailure(action: event.action.rawValue)
+                logger.error("denial count could not be audited", metadata: [
+                    "http.remote": "\(summary.source.address)", "audit.denials": "\(summary.count)",
+                ].adding(error))
+            }
+        }
+    }
+
+    /// `127.0.0.1:53211` → `127.0.0.1`, `[::1]:53211` → `::1`.
+    static func host(ofAddress address: String) -> String {
+        guard let colon = address.lastIndex(of: ":") else { return address }
+        let host = address[..<colon]
+        return String(host.hasPrefix("[") && host.hasSuffix("]") ? host.dropFirst().dropLast() : host)
     }
 
     /// The one place errors become responses: known errors keep their status,

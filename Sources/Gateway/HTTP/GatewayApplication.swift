@@ -15,6 +15,8 @@ public final class GatewayApplication: Sendable {
     let delivery: ImportDelivery
     let imports: ImportService
     let idempotency: IdempotencyStore
+    /// Refused requests, counted per source and minute (`deny`).
+    let denials = DenialLedger()
     public let metrics: GatewayMetrics
 
     /// Bodies of `POST /accounts` are small; the batch route allows more.
@@ -70,6 +72,11 @@ public final class GatewayApplication: Sendable {
                 await Maintenance(pool: self.pool, idempotency: self.idempotency, metrics: self.metrics,
                                   quota: self.imports.quota, logger: self.logger).run()
             }
+            group.addTask {
+                while (try? await Task.sleep(for: .seconds(5))) != nil {
+                    await self.auditDenialCounts()
+                }
+            }
         }
     }
 
@@ -82,6 +89,8 @@ public final class GatewayApplication: Sendable {
     /// lets deliveries under way finish, then releases this replica's leases.
     public func drain(timeout: Duration) async {
         await delivery.drain(timeout: timeout)
+        // Every denial accounted for: the counts of windows still open are audited now.
+        await auditDenialCounts(all: true)
     }
 
     /// The whole HTTP surface, for the server.

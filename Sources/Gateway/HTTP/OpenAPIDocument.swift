@@ -67,7 +67,13 @@ info:
 
     A missing, malformed, unknown or revoked token answers `401` with
     `WWW-Authenticate: Bearer`; a valid token without an allowed role answers
-    `403`. Both are recorded as `auth.denied` audit events. Each replica
+    `403`. Both are recorded as `auth.denied` audit events: the first from a
+    client address (per status, and per caller on a `403`) in a minute at once,
+    the rest of that minute as one event whose `attempt` is their number, when
+    the minute ends; so every denial is accounted for and a flood of bad tokens
+    never queues on the audit chain. A token not of the shape `caller add` makes
+    (`agw_` and 43 base64url characters) is refused without a database query,
+    and so is, for a minute, a token just refused. Each replica
     caches a successful authentication for 5 s, so a revoked token is
     refused everywhere within 5 s of `caller revoke`, not at once.
 
@@ -1161,7 +1167,12 @@ components:
         http_status: {type: [integer, "null"]}
         tencent_error_code: {type: [integer, "null"]}
         tencent_error_info: {type: [string, "null"]}
-        attempt: {type: [integer, "null"]}
+        attempt:
+          type: [integer, "null"]
+          description: |
+            Upstream events: the delivery attempt. `auth.denied`: how many
+            denials the event accounts for (1, or the rest of a minute's from
+            one source).
         latency_ms: {type: [integer, "null"]}
         idempotency_key: {type: [string, "null"]}
         hash: {type: string, pattern: "^[0-9a-f]{64}$"}

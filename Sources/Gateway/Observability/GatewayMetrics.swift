@@ -109,6 +109,14 @@ public final class GatewayMetrics: Sendable {
         }.increment()
     }
 
+    /// Every refused request, audited on its own or counted into a later event (`DenialLedger`).
+    func authDenial(status: Int) {
+        registry.makeCounter(
+            descriptor: Self.name("auth_denials", "total", "Requests refused for their token (401) or role (403), by status."),
+            labels: [("status", String(status))]
+        ).increment()
+    }
+
     func auditWriteFailure(action: String) {
         registry.makeCounter(
             descriptor: Self.name("audit_write_failures", "total", "Audit events that could not be written, by action."),

@@ -1,0 +1,99 @@
+import Foundation
+import PostgresClient
+import Testing
+@testable import Gateway
+
+@Suite struct DenialLedgerTests {
+    let source = DenialLedger.Source(address: "10.0.0.7", status: 401, caller: nil)
+
+    @Test func theFirstOfAMinuteIsAuditedAndTheRestCounted() {
+        let ledger = DenialLedger(window: .seconds(60))
+        let start = ContinuousClock.now
+        #expect(ledger.record(source, requestID: "r0", now: start))
+        for index in 1...99 {
+            #expect(!ledger.record(source, requestID: "r\(index)", now: start + .milliseconds(index)))
+        }
+        // Another source, or the same address refused for its role, has windows of its own.
+        #expect(ledger.record(DenialLedger.Source(address: "10.0.0.8", status: 401, caller: nil), requestID: "x", now: start))
+        #expect(ledger.record(DenialLedger.Source(address: "10.0.0.7", status: 403, caller: "svc"), requestID: "y", now: start))
+        #expect(ledger.due(now: start + .seconds(59)).isEmpty)
+        #expect(ledger.due(now: start + .seconds(60)) == [DenialLedger.Summary(source: source, count: 99, requestID: "r99")])
+        #expect(ledger.due(now: start + .seconds(120)).isEmpty, "counted once")
+    }
+
+    @Test func aNewWindowClosesTheOldOneWithoutLosingItsCount() {
+        let ledger = DenialLedger(window: .seconds(60))
+        let start = ContinuousClock.now
+        #expect(ledger.record(source, requestID: "a", now: start))
+        #expect(!ledger.record(source, requestID: "b", now: start + .seconds(1)))
+        #expect(ledger.record(source, requestID: "c", now: start + .seconds(61)))
+        #expect(!ledger.record(source, requestID: "d", now: start + .seconds(62)))
+        #expect(ledger.drain() == [DenialLedger.Summary(source: source, count: 1, requestID: "b"),
+                                   DenialLedger.Summary(source: source, count: 1, requestID: "d")])
+        #expect(ledger.drain().isEmpty)
+    }
+
+    @Test func pastItsCapacityEveryDenialIsAuditedOnItsOwn() {
+        let ledger = DenialLedger(window: .seconds(60), capacity: 2)
+        let now = ContinuousClock.now
+        for address in ["a", "b"] {
+            #expect(ledger.record(DenialLedger.Source(address: address, status: 401, caller: nil), requestID: "", now: now))
+        }
+        let third = DenialLedger.Source(address: "c", status: 401, caller: nil)
+        #expect(ledger.record(third, requestID: "", now: now))
+        #expect(ledger.record(third, requestID: "", now: now))
+    }
+}
+
+@Suite struct TokenRefusalTests {
+    @Test func onlyTheShapeGenerateMakesIsWellFormed() {
+        #expect(BearerToken.isWellFormed(BearerToken.generate()))
+        for token in ["", "agw_", "not-a-token", "agw_" + String(repeating: "A", count: 42),
+                      "agw_" + String(repeating: "A", count: 44), "agx_" + String(repeating: "A", count: 43),
+                      "agw_" + String(repeating: "+", count: 43), String(repeating: "x", count: 8000)] {
+            #expect(!BearerToken.isWellFormed(token), "\(token.prefix(20))")
+        }
+    }
+
+    /// A malformed token costs no query; an unknown one costs one, then none.
+    @Test func refusalsAreDecidedWithoutTheDatabase() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 1)
+        let store = CallerStore(pool: pool)
+        let unknown = BearerToken.generate()
+        #expect(try await store.authenticate(token: unknown) == nil)
+        await pool.close()
+        // The pool is closed: any query would throw.
+        #expect(try await store.authenticate(token: unknown) == nil)
+        #expect(try await store.authenticate(token: "not-a-token") == nil)
+        await #expect(throws: PostgresError.self) { try await store.authenticate(token: BearerToken.generate()) }
+        await database.drop()
+    }
+}
+
+@Suite(.serialized) struct DenialRouteTests {
+    @Test func aFloodOfBadTokensIsAccountedForInTwoEvents() async throws {
+        try await GatewayHarness.with { h in
+            for _ in 0..<50 {
+                #expect(try await h.request("GET", "/accounts/u1", token: "agw_" + String(repeating: "Z", count: 43)).status == 401)
+            }
+            let before = try await h.pool.query("SELECT count(*) AS n FROM audit_events WHERE action = 'auth.denied'")
+            #expect(try before.rows.first?.int("n") == 1)
+            await h.app.auditDenialCounts(all: true)
+            let rows = try await h.pool.query(
+                "SELECT attempt, outcome, http_status FROM audit_events WHERE action = 'auth.denied' ORDER BY id").rows
+            #expect(try rows.map { try $0.int("attempt") } == [1, 49])
+            #expect(try rows.allSatisfy { try $0.string("outcome") == "unauthenticated" && $0.int("http_status") == 401 })
+        }
+    }
+
+    @Test func aForbiddenCallerIsNamedInItsDenial() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.request("GET", "/audit", token: h.importerToken).status == 403)
+            let row = try #require(try await h.pool.query(
+                "SELECT caller, outcome FROM audit_events WHERE action = 'auth.denied'").rows.first)
+            #expect(try row.optionalString("caller") == "test-importer")
+            #expect(try row.string("outcome") == "forbidden")
+        }
+    }
+}
