@@ -2,10 +2,11 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
+import PostgresClient
 
 /// Options shared by commands that read the gateway configuration; flags override the environment.
 struct ConfigurationOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "Overrides DATABASE_URL.")
+    @Option(name: .customLong("database-url"), help: "Overrides DATABASE_URL; without a password (command lines are visible to every local user): give it in DATABASE_URL_FILE, DATABASE_URL or ~/.pgpass.")
     var databaseURL: String?
 
     @Option(name: .customLong("log-level"), help: "Overrides LOG_LEVEL.")
@@ -19,7 +20,12 @@ struct ConfigurationOptions: ParsableArguments {
     }
 
     func load(requireTencent: Bool, requireDatabase: Bool = true, overrides: [String: String] = [:]) throws -> GatewayConfiguration {
+        if let databaseURL, PostgresConfiguration.password(in: databaseURL) != nil {
+            throw ValidationError("--database-url must not carry a password: every local user can read a command line. "
+                                  + "Put the URL in DATABASE_URL_FILE (mode 600) or DATABASE_URL, or the password in ~/.pgpass.")
+        }
         var env = environment()
+        if databaseURL != nil { env["DATABASE_URL_FILE"] = nil }
         env.merge(overrides) { _, new in new }
         do {
             let configuration = try GatewayConfiguration(

@@ -57,7 +57,7 @@ struct SandboxCommand: AsyncParsableCommand {
         }
         let secretKey: String
         if let path = env["TENCENT_SECRET_KEY_FILE"], !path.isEmpty {
-            do { secretKey = try SecretKeyFile.read(path) } catch { throw ValidationError(error.description) }
+            do { secretKey = try SecretFile.read(path) } catch { throw ValidationError(error.description) }
         } else if let key = env["TENCENT_SECRET_KEY"], !key.isEmpty {
             secretKey = key
         } else {

@@ -42,7 +42,7 @@ struct SecretKeyReloader: Sendable {
     func reload() async {
         let key: String
         do {
-            key = try SecretKeyFile.read(path)
+            key = try SecretFile.read(path)
         } catch {
             logger.warning("cannot use the secret key file; keeping the key in use", metadata: [
                 "tencent.key_file": "\(path)", "error.message": "\(error.description)",

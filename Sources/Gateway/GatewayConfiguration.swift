@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PostgresClient
 
 /// Everything a command needs, read from the environment (CONTRACT.md's table).
 /// Flags of the same meaning override it before validation.
@@ -54,7 +55,17 @@ public struct GatewayConfiguration: Sendable {
         }
 
         databaseURL = value("DATABASE_URL") ?? ""
-        if databaseURL.isEmpty && requireDatabase { problems.append("DATABASE_URL is required (a libpq connection string or URI)") }
+        if let path = value("DATABASE_URL_FILE") {
+            // The password stays out of the environment (and so out of /proc/PID/environ of children).
+            if !databaseURL.isEmpty {
+                problems.append("set DATABASE_URL or DATABASE_URL_FILE, not both")
+            } else {
+                do { databaseURL = try SecretFile.read(path, variable: "DATABASE_URL_FILE") } catch { problems.append(error.description) }
+            }
+        }
+        if databaseURL.isEmpty && requireDatabase {
+            problems.append("DATABASE_URL (or DATABASE_URL_FILE) is required (a libpq connection string or URI)")
+        }
         listen = value("GATEWAY_LISTEN") ?? "127.0.0.1:8080"
 
         sdkAppID = 0
@@ -69,7 +80,7 @@ public struct GatewayConfiguration: Sendable {
         secretKey = ""
         secretKeyFile = value("TENCENT_SECRET_KEY_FILE")
         if let path = secretKeyFile {
-            do { secretKey = try SecretKeyFile.read(path) } catch { problems.append(error.description) }
+            do { secretKey = try SecretFile.read(path) } catch { problems.append(error.description) }
         } else if let key = value("TENCENT_SECRET_KEY") {
             secretKey = key
         } else if requireTencent {
@@ -104,5 +115,29 @@ public struct GatewayConfiguration: Sendable {
         }
 
         if !problems.isEmpty { throw Error(description: "invalid configuration:\n  - " + problems.joined(separator: "\n  - ")) }
+    }
+}
+
+/// Printed, dumped or logged by mistake, a configuration shows neither the
+/// secret key nor the database password.
+extension GatewayConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        let fields = customMirror.children.map { "\($0.label ?? "?"): \($0.value)" }
+        return "GatewayConfiguration(" + fields.joined(separator: ", ") + ")"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        let database = PostgresConfiguration(connectionString: databaseURL)
+        return Mirror(self, children: [
+            "databaseURL": database.scrub(databaseURL), "listen": listen, "sdkAppID": sdkAppID,
+            "secretKey": secretKey.isEmpty ? "" : "<redacted>", "secretKeyFile": secretKeyFile ?? "-",
+            "adminIdentifier": adminIdentifier, "endpoint": endpoint, "importRate": importRate, "batchRate": batchRate,
+            "idStrategy": idStrategy.rawValue, "waitMilliseconds": waitMilliseconds,
+            "maxPendingPerCaller": maxPendingPerCaller, "maxPending": maxPending,
+            "maxUnexplainedAttempts": maxUnexplainedAttempts, "userSigValidity": userSigValidity,
+            "caFile": caFile ?? "-", "logLevel": logLevel.rawValue,
+        ])
     }
 }

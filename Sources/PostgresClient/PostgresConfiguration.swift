@@ -1,4 +1,5 @@
 import CLibPQ
+import Foundation
 
 /// How to open a connection: a libpq connection string plus the session settings applied right
 /// after connecting.
@@ -64,6 +65,43 @@ public struct PostgresConfiguration: Sendable {
         return false
     }
 
+    /// The password a conninfo string or URI carries, if any (`nil` also when libpq cannot parse it).
+    public static func password(in conninfo: String) -> String? {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
+            if let errorMessage { PQfreemem(errorMessage) }
+            return nil
+        }
+        defer { PQconninfoFree(options) }
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if String(cString: keyword) == "password", let value = option.pointee.val {
+                let password = String(cString: value)
+                return password.isEmpty ? nil : password
+            }
+            option += 1
+        }
+        return nil
+    }
+
+    /// `text` with the connection string's password, and anything shaped like a
+    /// password in a conninfo or URI, replaced by `***`: for libpq's messages,
+    /// which may quote the string they could not parse.
+    public func scrub(_ text: String) -> String {
+        var scrubbed = text
+        if let password = Self.password(in: connectionString) {
+            scrubbed = scrubbed.replacingOccurrences(of: password, with: "***")
+            if let encoded = password.addingPercentEncoding(withAllowedCharacters: .alphanumerics), encoded != password {
+                scrubbed = scrubbed.replacingOccurrences(of: encoded, with: "***")
+            }
+        }
+        // password=secret (conninfo, or a URI query) and user:secret@ (a URI's userinfo).
+        scrubbed = scrubbed.replacingOccurrences(of: #"(password\s*=\s*)('[^']*'|[^\s&]+)"#, with: "$1***",
+                                                 options: [.regularExpression, .caseInsensitive])
+        scrubbed = scrubbed.replacingOccurrences(of: #"(://[^:/@\s]*:)[^@\s]*@"#, with: "$1***@", options: .regularExpression)
+        return scrubbed
+    }
+
     /// `statementTimeout` in whole milliseconds (rounded up, so a tiny timeout is not 0 = "no
     /// timeout").
     var statementTimeoutMilliseconds: Int64? {
@@ -71,5 +109,19 @@ public struct PostgresConfiguration: Sendable {
         let (seconds, attoseconds) = statementTimeout.components
         let perMillisecond: Int64 = 1_000_000_000_000_000
         return max(0, seconds * 1000 + (attoseconds + perMillisecond - 1) / perMillisecond)
+    }
+}
+
+/// Printed or dumped, a configuration never shows its password.
+extension PostgresConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    public var description: String {
+        "PostgresConfiguration(\(scrub(connectionString)), application_name: \(applicationName ?? "-"))"
+    }
+
+    public var debugDescription: String { description }
+
+    public var customMirror: Mirror {
+        Mirror(self, children: ["connectionString": scrub(connectionString), "applicationName": applicationName as Any,
+                                "statementTimeout": statementTimeout as Any, "defaultConnectTimeout": defaultConnectTimeout])
     }
 }

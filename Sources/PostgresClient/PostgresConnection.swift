@@ -31,7 +31,8 @@ public final class PostgresConnection {
                 file: file, line: line)
         }
         guard PQstatus(handle) == CONNECTION_OK else {
-            let message = Self.errorMessage(of: handle)
+            // libpq may quote the connection string it could not use.
+            let message = configuration.scrub(Self.errorMessage(of: handle))
             PQfinish(handle)
             throw PostgresError(kind: .connectionFailed, message: message, file: file, line: line)
         }

@@ -48,7 +48,7 @@ import Testing
         env["TENCENT_SECRET_KEY_FILE"] = path
         #expect(try GatewayConfiguration(environment: env).secretKey == "from-file")
         try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: path)
-        #expect(try SecretKeyFile.read(path) == "from-file")
+        #expect(try SecretFile.read(path) == "from-file")
     }
 
     @Test(arguments: [(0o644, "readable"), (0o640, "readable"), (0o604, "readable"), (0o620, "writable"), (0o602, "writable")])
@@ -71,8 +71,8 @@ import Testing
     @Test func secretKeyFileMissingOrEmpty() throws {
         let path = try keyFile(" \n", mode: 0o600)
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(throws: SecretKeyFile.Problem.empty(path: path)) { try SecretKeyFile.read(path) }
-        #expect(throws: SecretKeyFile.Problem.unreadable(path: path + ".missing")) { try SecretKeyFile.read(path + ".missing") }
+        #expect(throws: SecretFile.Problem.empty(variable: "TENCENT_SECRET_KEY_FILE", path: path)) { try SecretFile.read(path) }
+        #expect(throws: SecretFile.Problem.unreadable(variable: "TENCENT_SECRET_KEY_FILE", path: path + ".missing")) { try SecretFile.read(path + ".missing") }
     }
 
     @Test func everyProblemReportedAtOnceWithoutSecrets() {
