@@ -97,3 +97,50 @@ import Testing
         }
     }
 }
+
+@Suite(.serialized) struct AuditQueryBoundsTests {
+    @Test func perCallerLimitCountsAndReleases() {
+        let limit = PerCallerLimit(limit: 2)
+        #expect(limit.tryAcquire("a") && limit.tryAcquire("a"))
+        #expect(!limit.tryAcquire("a"))
+        #expect(limit.tryAcquire("b"))
+        limit.release("a")
+        #expect(limit.tryAcquire("a"))
+    }
+
+    @Test func aThirdConcurrentQueryOfOneAuditorIs429() async throws {
+        try await GatewayHarness.with { h in
+            #expect(h.app.auditQueries.tryAcquire("test-auditor") && h.app.auditQueries.tryAcquire("test-auditor"))
+            let busy = try await h.request("GET", "/audit", token: h.auditorToken)
+            #expect(busy.status == 429)
+            #expect(busy.header("Retry-After") == "1")
+            h.app.auditQueries.release("test-auditor")
+            #expect(try await h.request("GET", "/audit", token: h.auditorToken).status == 200)
+            h.app.auditQueries.release("test-auditor")
+        }
+    }
+
+    /// A statement the server cancels for its timeout answers 503 query-timed-out, not 500.
+    @Test func aCancelledStatementIs503() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 1)
+        var cancelled: Error?
+        do {
+            _ = try await pool.withTransaction { connection in
+                _ = try connection.query("SET LOCAL statement_timeout = '10ms'")
+                return try connection.query("SELECT pg_sleep(1)")
+            }
+        } catch {
+            cancelled = error
+        }
+        await pool.close()
+        await database.drop()
+        let error = try #require(cancelled)
+        try await GatewayHarness.with { h in
+            let context = RequestContext(requestID: "r", logger: TestLogger.make(), started: .now)
+            let response = h.app.mapUnexpected(error, context: context)
+            #expect(response.status == 503)
+            #expect(String(decoding: response.body, as: UTF8.self).contains("query-timed-out"))
+        }
+    }
+}

@@ -80,25 +80,42 @@ struct AuditQuery: Sendable, Equatable {
         return id
     }
 
+    /// How long one page may take before the server cancels it (`503`).
+    static let statementTimeout: StaticString = "2s"
+
     /// One page, newest first, and the cursor of the next (nil on the last page).
+    /// Only the given filters are in the statement, so each combination gets a
+    /// plan of its own that uses the filter's index (`0009`) in id order; the
+    /// statement is cancelled after `statementTimeout`.
     func page(on pool: PostgresPool) async throws -> (events: [AuditEventBody], nextCursor: String?) {
-        let rows = try await pool.query("""
-            SELECT id, at, request_id, caller, action, user_id, chat_user_id, outcome, http_status, tencent_error_code,
-                   tencent_error_info, attempt, latency_ms, idempotency_key, hash
-            FROM audit_events
-            WHERE (\(userID)::text IS NULL OR user_id = \(userID)::text)
-              AND (\(caller)::text IS NULL OR caller = \(caller)::text)
-              AND (\(action?.rawValue)::text IS NULL OR action = \(action?.rawValue)::text)
-              AND (\(outcome)::text IS NULL OR outcome = \(outcome)::text)
-              AND (\(since)::timestamptz IS NULL OR at >= \(since)::timestamptz)
-              AND (\(until)::timestamptz IS NULL OR at < \(until)::timestamptz)
-              AND (\(beforeID)::bigint IS NULL OR id < \(beforeID)::bigint)
-            ORDER BY id DESC
-            LIMIT \(limit + 1)
-            """).rows
+        let rows = try await pool.withTransaction { connection in
+            _ = try connection.query("SET LOCAL statement_timeout = '\(unescaped: Self.statementTimeout)'")
+            return try connection.query("""
+                SELECT id, at, request_id, caller, action, user_id, chat_user_id, outcome, http_status, tencent_error_code,
+                       tencent_error_info, attempt, latency_ms, idempotency_key, hash
+                FROM audit_events
+                WHERE \(fragment: conditions)
+                ORDER BY id DESC
+                LIMIT \(limit + 1)
+                """).rows
+        }
         let events = try rows.prefix(limit).map(AuditEventBody.init)
         let next = rows.count > limit ? events.last.map { Self.encodeCursor($0.id) } : nil
         return (events, next)
     }
-}
 
+    /// The filters given, joined with AND (`TRUE` when none).
+    var conditions: PostgresQuery {
+        var parts: [PostgresQuery] = []
+        if let userID { parts.append("user_id = \(userID)") }
+        if let caller { parts.append("caller = \(caller)") }
+        if let action { parts.append("action = \(action.rawValue)") }
+        if let outcome { parts.append("outcome = \(outcome)") }
+        if let since { parts.append("at >= \(since)") }
+        if let until { parts.append("at < \(until)") }
+        if let beforeID { parts.append("id < \(beforeID)") }
+        guard var joined = parts.first else { return "TRUE" }
+        for part in parts.dropFirst() { joined = "\(fragment: joined) AND \(fragment: part)" }
+        return joined
+    }
+}

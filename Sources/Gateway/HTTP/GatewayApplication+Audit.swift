@@ -15,6 +15,16 @@ extension GatewayApplication {
             return RouteResult(response: problem.response(requestID: context.requestID), event: event)
         }
         event.userID = query.userID
+        let caller = context.caller?.name ?? ""
+        guard auditQueries.tryAcquire(caller) else {
+            let busy = GatewayError.tooManyRequests(
+                "At most \(auditQueries.limit) audit queries of one caller run at a time; retry when one has finished.",
+                retryAfterSeconds: 1)
+            event.outcome = .throttled
+            event.httpStatus = busy.status
+            return RouteResult(response: busy.response(requestID: context.requestID), event: event)
+        }
+        defer { auditQueries.release(caller) }
         let (events, nextCursor) = try await query.page(on: pool)
         event.httpStatus = 200
 

@@ -179,6 +179,9 @@ extension GatewayApplication {
             return GatewayError.tooManyRequests(error.message, retryAfterSeconds: error.retryAfterSeconds).response(requestID: context.requestID)
         case let error as AccountConflict:
             return GatewayError.conflict(error.message).response(requestID: context.requestID)
+        case let error as PostgresError where error.sqlState == "57014":
+            context.logger.warning("statement timed out", metadata: .error(error))
+            return GatewayError.queryTimedOut.response(requestID: context.requestID)
         case let error as PostgresError where error.isConnectionProblem || error.kind == .poolTimeout || error.kind == .poolClosed:
             context.logger.warning("database unavailable", metadata: .error(error))
             return GatewayError.databaseUnavailable.response(requestID: context.requestID)

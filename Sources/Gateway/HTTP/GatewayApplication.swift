@@ -17,6 +17,8 @@ public final class GatewayApplication: Sendable {
     let idempotency: IdempotencyStore
     /// Refused requests, counted per source and minute (`deny`).
     let denials = DenialLedger()
+    /// `GET /audit` queries running at once, per caller.
+    let auditQueries = PerCallerLimit(limit: 2)
     public let metrics: GatewayMetrics
 
     /// Bodies of `POST /accounts` are small; the batch route allows more.

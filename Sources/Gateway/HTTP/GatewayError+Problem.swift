@@ -29,6 +29,9 @@ extension GatewayError {
             ("database-unavailable", "Database unavailable",
              "The database cannot be reached. Retry later: repeating an import is safe.")
         case .notReady(let detail): ("not-ready", "Not ready", detail)
+        case .queryTimedOut:
+            ("query-timed-out", "Query timed out",
+             "The query took longer than allowed and was cancelled; narrow it (user_id, caller, since and until) or retry later.")
         case .internalError:
             ("internal-error", "Internal server error", "An unexpected error occurred; it has been logged with this request_id.")
         }
@@ -50,7 +53,7 @@ extension GatewayError {
             headers.set("Allow", allowed.joined(separator: ", "))
         case .tooManyRequests(_, let seconds):
             headers.set("Retry-After", String(seconds))
-        case .databaseUnavailable, .notReady:
+        case .databaseUnavailable, .queryTimedOut, .notReady:
             headers.set("Retry-After", "5")
         default:
             break

@@ -17,6 +17,8 @@ public enum GatewayError: Error, Sendable, Equatable {
     case idempotencyKeyReused
     case tooManyRequests(String, retryAfterSeconds: Int)
     case databaseUnavailable
+    /// A statement ran past its timeout (an auditor's query over too much of the trail).
+    case queryTimedOut
     case notReady(String)
     case internalError
 
@@ -32,7 +34,7 @@ public enum GatewayError: Error, Sendable, Equatable {
         case .unsupportedMediaType: 415
         case .rejectedByTencent, .idempotencyKeyReused: 422
         case .tooManyRequests: 429
-        case .databaseUnavailable, .notReady: 503
+        case .databaseUnavailable, .queryTimedOut, .notReady: 503
         case .internalError: 500
         }
     }

@@ -912,6 +912,22 @@ paths:
           $ref: "#/components/responses/Unauthorized"
         "403":
           $ref: "#/components/responses/Forbidden"
+        "429":
+          description: |
+            This caller already has 2 audit queries running on this replica
+            (problem type `too-many-requests`); retry when one has finished.
+          headers:
+            X-Request-ID:
+              $ref: "#/components/headers/X-Request-ID"
+            Retry-After:
+              description: Seconds to wait.
+              required: true
+              schema:
+                type: integer
+          content:
+            application/problem+json:
+              schema:
+                $ref: "#/components/schemas/Problem"
         "500":
           $ref: "#/components/responses/InternalError"
         "503":
@@ -1076,6 +1092,8 @@ components:
         request, or while writing the request's audit event — in the last
         case the account may already have been stored even though the detail
         says otherwise. Repeating the request after `Retry-After` is safe.
+        On `GET /audit` also a page that took longer than 2 s to read
+        (problem type `query-timed-out`): narrow the filters.
       headers:
         X-Request-ID:
           $ref: "#/components/headers/X-Request-ID"
