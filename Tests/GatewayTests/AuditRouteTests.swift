@@ -37,9 +37,9 @@ import Testing
             #expect(csv.status == 200)
             #expect(csv.header("Content-Type") == "text/csv; charset=utf-8")
             let lines = String(decoding: csv.body, as: UTF8.self).split(separator: "\r\n")
-            #expect(lines.first == Substring(AuditEventBody.fields.joined(separator: ",")))
+            #expect(lines.first == Substring(AuditEventBody.fields.map { "\"\($0)\"" }.joined(separator: ",")))
             #expect(lines.count == 2)
-            #expect(lines[1].contains(",csv_1,csv_1,imported,201,"))
+            #expect(lines[1].contains(#","csv_1","csv_1","imported","201","#))
             let ndjson = try await h.request("GET", "/audit", token: h.auditorToken, headers: ["Accept": "application/x-ndjson"])
             #expect(ndjson.header("Content-Type") == "application/x-ndjson; charset=utf-8")
             let objects = String(decoding: ndjson.body, as: UTF8.self).split(separator: "\n").map {
@@ -64,11 +64,27 @@ import Testing
         #expect(AuditQuery.decodeCursor(AuditQuery.encodeCursor(42)) == 42)
         #expect(AuditQuery.decodeCursor("abc") == nil)
         #expect(AuditQuery.decodeCursor(Base64URL.encode(Array("a1:-5".utf8))) == nil)
-        #expect(GatewayApplication.csvField("plain") == "plain")
+        #expect(GatewayApplication.csvField("plain") == "\"plain\"")
         #expect(GatewayApplication.csvField("a,\"b\"") == "\"a,\"\"b\"\"\"")
         #expect(GatewayApplication.csvField(nil) == "")
         #expect(GatewayApplication.csvField("=HYPERLINK(\"x\")") == "\"'=HYPERLINK(\"\"x\"\")\"")
-        #expect(GatewayApplication.csvField("@sum") == "'@sum")
-        #expect(GatewayApplication.csvField("a-b") == "a-b")
+        #expect(GatewayApplication.csvField("@sum") == "\"'@sum\"")
+        #expect(GatewayApplication.csvField("a-b") == "\"a-b\"")
+    }
+
+    /// Whatever a spreadsheet splits on, no cell it makes starts a formula.
+    @Test func csvNeutralizesFormulasInEverySeparatorLocale() {
+        for (value, expected) in [
+            ("x;=HYPERLINK(1)", "\"x;'=HYPERLINK(1)\""), ("x,+1", "\"x,'+1\""), ("x\t-1", "\"x\t'-1\""),
+            ("x|@a", "\"x|'@a\""), ("x\n=1", "\"x\n'=1\""), ("a=b;c", "\"a=b;c\""), ("\t=1", "\"'\t'=1\""),
+        ] {
+            let field = GatewayApplication.csvField(value)
+            #expect(field == expected, "\(value)")
+            for separator in [",", ";", "\t", "|", "\n"] {
+                let cells = field.dropFirst().dropLast().components(separatedBy: separator)
+                #expect(cells.allSatisfy { cell in cell.first.map { !"=+-@\t\r".contains($0) } ?? true } || cells.count == 1 && field.hasPrefix("\"'"),
+                        "\(value) split on \(separator.debugDescription)")
+            }
+        }
     }
 }

@@ -33,7 +33,7 @@ extension GatewayApplication {
         switch Self.auditFormat(accept: request.headers["Accept"]) {
         case .csv:
             headers.set("Content-Type", "text/csv; charset=utf-8")
-            var text = AuditEventBody.fields.joined(separator: ",") + "\r\n"
+            var text = AuditEventBody.fields.map(Self.csvField).joined(separator: ",") + "\r\n"
             for body in events {
                 text += body.values.map(Self.csvField).joined(separator: ",") + "\r\n"
             }
@@ -64,16 +64,28 @@ extension GatewayApplication {
         return .json
     }
 
-    /// RFC 4180: quoted when it holds a comma, quote or line break; null is empty.
-    /// A text that a spreadsheet would run as a formula (=, +, -, @, tab, CR
-    /// first) gets a leading `'`, as OWASP advises: callers control user_id,
-    /// Idempotency-Key and Tencent's ErrorInfo, and auditors open these files.
+    /// RFC 4180, every field quoted (`""` for a quote); null is an empty,
+    /// unquoted field. Callers control user_id, Idempotency-Key and Tencent's
+    /// ErrorInfo, and auditors open these files in spreadsheets, which may split
+    /// on `;`, tab or `|` instead of `,` (a locale's list separator) and then run
+    /// any cell that starts with `=`, `+`, `-`, `@`, tab or CR as a formula. So a
+    /// `'` goes before such a character wherever a cell could start: at the start
+    /// of the field and after any of those separators or a line break (as OWASP
+    /// advises for the first, and for every place in any locale).
     static func csvField(_ value: String?) -> String {
-        guard var value else { return "" }
-        if let first = value.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first) { value = "'" + value }
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        guard let value else { return "" }
+        var neutralized = ""
+        var cellMayStart = true
+        for character in value {
+            if cellMayStart, csvFormulaStarts.contains(character) { neutralized.append("'") }
+            neutralized.append(character == "\"" ? "\"\"" : String(character))
+            cellMayStart = csvSeparators.contains(character)
+        }
+        return "\"" + neutralized + "\""
     }
+
+    private static let csvFormulaStarts: Set<Character> = ["=", "+", "-", "@", "\t", "\r", "\r\n"]
+    private static let csvSeparators: Set<Character> = [",", ";", "\t", "|", "\n", "\r", "\r\n"]
 }
 
 struct AuditPage: Encodable {

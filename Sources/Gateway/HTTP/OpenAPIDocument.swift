@@ -845,9 +845,11 @@ paths:
         `cursor` set to the previous page's `next_cursor` (opaque; `null` on
         the last page; also in the `X-Next-Cursor` header).
 
-        `Accept: text/csv` gives the same page as CSV (text starting with `=`,
-        `+`, `-`, `@`, tab or CR gets a leading `'` against spreadsheet formulas; RFC 4180, header row,
-        empty field for null) and `Accept: application/x-ndjson` as one JSON
+        `Accept: text/csv` gives the same page as CSV (RFC 4180, header row,
+        every field quoted, an empty unquoted field for null; against
+        spreadsheet formulas in any separator locale, a `'` goes before `=`,
+        `+`, `-`, `@`, tab or CR at the start of a field and after any `,`, `;`,
+        tab, `|` or line break in it) and `Accept: application/x-ndjson` as one JSON
         event per line; otherwise JSON. Every request produces one
         `audit.query` event, written after its answer is built (a page never
         contains its own query).
