@@ -20,8 +20,10 @@ build: deps
 run: build
 	@scripts/run.sh
 
-# The whole suite against a real PostgreSQL: unit + integration tests, then an
-# end-to-end run of the built binary (sandbox + serve + curl).
+# The whole suite against a real PostgreSQL: unit + integration tests, the fuzz
+# corpus replayed, an end-to-end run of the built binary (sandbox + serve + curl),
+# Schemathesis against a live gateway (installed from PyPI when missing), and
+# the fault suite.
 test: deps
 	python3 scripts/check_openapi.py
 	DATABASE_URL="$$($(PG) url account_gateway_test)" $(SWIFT) test --no-parallel
@@ -29,6 +31,7 @@ test: deps
 	.build/debug/HTTPParserFuzz Fuzz/corpus Fuzz/regressions
 	$(SWIFT) build --product account-gateway
 	scripts/e2e.sh
+	python3 scripts/schemathesis_check.py
 	python3 scripts/fault_suite.py
 
 e2e: build

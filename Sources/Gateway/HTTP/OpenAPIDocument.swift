@@ -160,7 +160,9 @@ paths:
           content:
             application/yaml:
               schema:
-                type: string
+                description: An OpenAPI 3.1 document (a YAML mapping).
+                type: object
+                required: [openapi, info, paths]
 
   /healthz:
     description: "Other methods answer `405` with `Allow: GET, HEAD`."
@@ -397,6 +399,12 @@ paths:
               $ref: "#/components/headers/Location"
             Idempotent-Replayed:
               $ref: "#/components/headers/Idempotent-Replayed"
+          links:
+            GetAccount:
+              operationId: getAccount
+              parameters:
+                user_id: "$response.body#/user_id"
+              description: The stored account, by the `user_id` this answer names.
           content:
             application/json; charset=utf-8:
               schema:
@@ -424,6 +432,12 @@ paths:
               $ref: "#/components/headers/Location"
             Idempotent-Replayed:
               $ref: "#/components/headers/Idempotent-Replayed"
+          links:
+            GetAccount:
+              operationId: getAccount
+              parameters:
+                user_id: "$response.body#/user_id"
+              description: The stored account, by the `user_id` this answer names.
           content:
             application/json; charset=utf-8:
               schema:
@@ -445,6 +459,12 @@ paths:
               $ref: "#/components/headers/Location"
             Retry-After:
               $ref: "#/components/headers/Retry-After"
+          links:
+            GetAccount:
+              operationId: getAccount
+              parameters:
+                user_id: "$response.body#/user_id"
+              description: The stored account, by the `user_id` this answer names.
           content:
             application/json; charset=utf-8:
               schema:
