@@ -126,4 +126,15 @@ import Testing
             #expect(try await lastEvent(h).status == 400)
         }
     }
+
+    @Test func auditFiltersWithControlCharactersOrTrailingJunkAre400() async throws {
+        try await GatewayHarness.with { h in
+            for query in ["user_id=%00", "caller=a%00b", "outcome=%01", "action=auth.denied%00",
+                          "since=2026-01-01T00:00:00Z%00", "until=2026-01-01T00:00:00Zjunk"] {
+                let response = try await h.request("GET", "/audit?\(query)", token: h.auditorToken)
+                #expect(response.status == 400, "\(query)")
+            }
+            #expect(try await h.request("GET", "/audit?since=2026-01-01T00:00:00.5%2B08:00", token: h.auditorToken).status == 200)
+        }
+    }
 }

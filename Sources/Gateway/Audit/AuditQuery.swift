@@ -27,6 +27,11 @@ struct AuditQuery: Sendable, Equatable {
                 errors.append(FieldError(field: name, message: "given more than once"))
                 continue
             }
+            // A NUL cannot even reach PostgreSQL as text; no filter needs a control character.
+            guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                errors.append(FieldError(field: name, message: "must not contain control characters"))
+                continue
+            }
             switch name {
             case "user_id", "caller", "outcome":
                 guard (1...256).contains(value.utf8.count) else {

@@ -8,7 +8,12 @@ enum RFC3339 {
 
     /// Accepts any RFC 3339 date-time (with or without fraction, `Z` or an offset).
     static func parse(_ text: String) -> Date? {
+        // Foundation's parser stops where the date ends and ignores what follows.
+        guard text.wholeMatch(of: shape) != nil else { return nil }
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
         return try? Date.ISO8601FormatStyle().parse(text)
     }
+
+    /// date-time of RFC 3339 §5.6: `2026-11-26T19:20:27Z`, `…27.123+08:00`.
+    nonisolated(unsafe) private static let shape = #/\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})/#
 }
