@@ -10,16 +10,27 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verifies the audit trail's hash chain; exit 0 when intact, 1 naming the first broken event.")
+            abstract: "Verifies the audit trail's hash chain; exit 0 when intact, 1 naming the first broken event.",
+            discussion: "The result is stored in audit_verifications; every replica exposes the latest as gateway_audit_verify_* metrics. Run it daily (deploy/).")
 
         @OptionGroup var options: ConfigurationOptions
+
+        @Flag(name: .customLong("no-record"), help: "Do not store the result in audit_verifications (where replicas expose it as metrics).")
+        var noRecord = false
 
         func run() async throws {
             let configuration = try options.load(requireTencent: false)
             let pool = configuration.pool("audit", size: 2, logger: Logger(label: "account-gateway.audit"))
             let report: AuditVerifier.Report
             do {
-                report = try await AuditVerifier(pool: pool).verify()
+                let verifier = AuditVerifier(pool: pool)
+                report = try await verifier.verify()
+                if !noRecord {
+                    // For gateway_audit_verify_* and the alerts on them; a failure to record is said, not fatal.
+                    do { try await verifier.record(report) } catch {
+                        FileHandle.standardError.write(Data("warning: the result could not be recorded in audit_verifications: \(error)\n".utf8))
+                    }
+                }
                 await pool.close()
             } catch {
                 await pool.close()

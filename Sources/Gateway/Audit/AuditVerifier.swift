@@ -32,6 +32,14 @@ public struct AuditVerifier: Sendable {
 
     static let genesis = String(repeating: "0", count: 64)
 
+    /// Stores a run's result, for the replicas' metrics and alerts.
+    public func record(_ report: Report) async throws {
+        _ = try await pool.query("""
+            INSERT INTO audit_verifications (intact, checked, first_broken_id, reason)
+            VALUES (\(report.firstBroken == nil), \(Int64(report.checked)), \(report.firstBroken?.id), \(report.firstBroken?.reason))
+            """)
+    }
+
     public func verify() async throws -> Report {
         // The head first: events written while this runs come after it and are left for the next run.
         guard let head = try await pool.query("SELECT last_id, last_hash FROM audit_chain").rows.first else {

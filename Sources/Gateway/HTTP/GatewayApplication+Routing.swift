@@ -14,6 +14,7 @@ extension GatewayApplication {
         router.add("GET", "/", { [self] in await self.root($0) })
         router.add("GET", "/healthz", { _ in Self.json(200, ["status": "ok"]) })
         router.add("GET", "/readyz", { [self] in await self.readyz($0) })
+        router.add("GET", "/status", { [self] in await self.status($0) })
         router.add("GET", "/metrics", { [self] _ in
             var headers = HTTPHeaders()
             headers.set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")

@@ -63,7 +63,7 @@ info:
     |---|---|
     | `POST /accounts` | `importer` |
     | `GET /accounts/{user_id}` | `importer` or `auditor` |
-    | `GET /`, `GET /healthz`, `GET /readyz`, `GET /metrics` | no token needed; they reveal no account data |
+    | `GET /`, `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /status`, `GET /openapi.yaml` | no token needed; they reveal no account data |
 
     A missing, malformed, unknown or revoked token answers `401` with
     `WWW-Authenticate: Bearer`; a valid token without an allowed role answers
@@ -138,6 +138,36 @@ paths:
             application/json; charset=utf-8:
               schema:
                 $ref: "#/components/schemas/ServiceIndex"
+
+  /status:
+    description: "Other methods answer `405` with `Allow: GET, HEAD`."
+    get:
+      operationId: getStatus
+      tags: [operations]
+      summary: A status page for people.
+      description: |
+        A self-contained HTML page (inline CSS and SVG; no script, no external
+        asset; `Content-Security-Policy: default-src 'none'`) that refreshes
+        itself every 10 s: this replica's imports by outcome per minute over the
+        last hour, the pending backlog and the age of its oldest account, the
+        central rate limits (rate in force, reserved ahead, lock-out) and this
+        replica's use of them, upstream error codes of the last hour, the circuit
+        breaker, and this replica's version and uptime. No account data. Needs
+        no token. Numbers that `/metrics` also has carry `data-metric` and
+        `data-labels` attributes.
+      security: []
+      parameters:
+        - $ref: "#/components/parameters/XRequestID"
+      responses:
+        "200":
+          description: The page.
+          headers:
+            X-Request-ID:
+              $ref: "#/components/headers/X-Request-ID"
+          content:
+            text/html; charset=utf-8:
+              schema:
+                type: string
 
   /openapi.yaml:
     description: "Other methods answer `405` with `Allow: GET, HEAD`."
@@ -1220,7 +1250,7 @@ components:
     ServiceIndex:
       type: object
       additionalProperties: false
-      required: [service, description, health, readiness, metrics, accounts, audit, openapi]
+      required: [service, description, health, readiness, metrics, accounts, audit, openapi, status]
       properties:
         service:
           const: account-gateway
@@ -1238,6 +1268,8 @@ components:
           const: /audit
         openapi:
           const: /openapi.yaml
+        status:
+          const: /status
       example:
         accounts: /accounts
         audit: /audit
@@ -1246,6 +1278,7 @@ components:
         health: /healthz
         metrics: /metrics
         readiness: /readyz
+        status: /status
         service: account-gateway
 
     AccountInput:

@@ -3,7 +3,8 @@ import PostgresClient
 extension Migrator {
     /// What the service role may do, table by table, and nothing more: `serve`,
     /// `import` and `reconcile` need these and only these. It may append to
-    /// `audit_events` and read it, read `audit_chain` (for `audit verify`), read
+    /// `audit_events` and read it, read `audit_chain` and record runs in
+    /// `audit_verifications` (for `audit verify`), read
     /// `callers` (managing them is the owner's: `caller add`, `caller revoke`), and
     /// read the schema version (`/readyz`).
     static let servicePrivileges: [(table: String, privileges: String)] = [
@@ -13,6 +14,7 @@ extension Migrator {
         ("upstream_breaker", "SELECT, INSERT, UPDATE, DELETE"),
         ("audit_events", "SELECT, INSERT"),
         ("audit_chain", "SELECT"),
+        ("audit_verifications", "SELECT, INSERT"),
         ("callers", "SELECT"),
         ("schema_migrations", "SELECT"),
     ]

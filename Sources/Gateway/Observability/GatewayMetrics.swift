@@ -1,3 +1,4 @@
+import Foundation
 import Prometheus
 import Synchronization
 
@@ -17,7 +18,16 @@ public final class GatewayMetrics: Sendable {
     ]
 
     private let pending: Gauge
+    private let pendingOldest: Gauge
     private let misconfigured: Gauge
+    /// For `GET /status`: this replica's imports by outcome and upstream calls by
+    /// API and code, per minute for the last hour and in total.
+    let recentImports = RecentCounts()
+    let recentUpstream = RecentCounts()
+    /// When this replica started, for its uptime.
+    let started = Date()
+    /// The backlog as `Maintenance` last counted it (all replicas), and the age of its oldest account.
+    let backlog = Mutex<(pending: Int, oldestSeconds: Double)>((0, 0))
     /// The metrics every request touches, by label values: the registry builds
     /// and checks a name and help text on each `make…`, a lookup here does not.
     private let requestCounters = Handles<[String], Counter>()
@@ -28,8 +38,14 @@ public final class GatewayMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         pending = registry.makeGauge(descriptor: Self.name("pending_imports", "", "Accounts accepted but not yet confirmed by Tencent."))
+        pendingOldest = registry.makeGauge(descriptor: Self.name(
+            "pending_oldest", "seconds", "Age of the oldest pending account: how long since it became pending (all replicas)."))
         misconfigured = registry.makeGauge(descriptor: Self.name(
             "upstream_misconfigured", "", "1 while the upstream circuit breaker is open after a misconfiguration answer (key, app, region, admin, base URL): operators must act."))
+        registry.makeGauge(descriptor: Self.name("build_info", "", "1, labelled with this build's version."),
+                           labels: [("version", GatewayVersion.current)]).set(to: 1)
+        registry.makeGauge(descriptor: Self.name("start_time", "seconds", "When this replica started, in seconds since 1970."))
+            .set(to: started.timeIntervalSince1970)
     }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
@@ -51,6 +67,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     func importOutcome(_ outcome: String) {
+        recentImports.add(outcome)
         importCounters.get(outcome) {
             registry.makeCounter(
                 descriptor: Self.name("imports", "total", "POST /accounts answers by outcome (imported, already_imported, updated, pending, rejected, ...)."),
@@ -59,6 +76,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     func upstreamCall(api: String, errorCode: String, duration: Duration) {
+        recentUpstream.add(api + " " + errorCode)
         registry.makeCounter(
             descriptor: Self.name("upstream_requests", "total", "Calls to Tencent by API and ErrorCode (0 = success, 'transport' = no answer)."),
             labels: [("api", api), ("error_code", errorCode)]
@@ -86,6 +104,21 @@ public final class GatewayMetrics: Sendable {
         ).increment()
     }
 
+    /// The latest `audit verify` run (`audit_verifications`), as Maintenance reads it.
+    func setAuditVerification(at: Date?, intact: Bool) {
+        registry.makeGauge(descriptor: Self.name("audit_verify_last_run", "timestamp_seconds",
+                                                 "When `audit verify` last ran (0: never), any replica's database."))
+            .set(to: at?.timeIntervalSince1970 ?? 0)
+        registry.makeGauge(descriptor: Self.name("audit_verify_intact", "", "1 if the last `audit verify` found the trail intact (also 1 before any run), 0 if broken."))
+            .set(to: intact ? 1 : 0)
+    }
+
+    /// 1 while `/readyz` answers 200, 0 while it answers 503 (as of its last call).
+    func setReady(_ ready: Bool) {
+        registry.makeGauge(descriptor: Self.name("ready", "", "1 while the last /readyz answered 200, 0 while it answered 503."))
+            .set(to: ready ? 1 : 0)
+    }
+
     func setMisconfigured(_ value: Bool) {
         misconfigured.set(to: value ? 1.0 : 0.0)
     }
@@ -97,8 +130,10 @@ public final class GatewayMetrics: Sendable {
         ).record(duration)
     }
 
-    func setPendingImports(_ count: Int) {
+    func setPendingImports(_ count: Int, oldestSeconds: Double = 0) {
         pending.set(to: Double(count))
+        pendingOldest.set(to: oldestSeconds)
+        backlog.withLock { $0 = (count, oldestSeconds) }
     }
 
     func auditEvent(action: String) {

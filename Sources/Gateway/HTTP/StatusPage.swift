@@ -1,0 +1,191 @@
+import Foundation
+import HTTPServer
+
+/// `GET /status`: a page for people, without Grafana. Self-contained (inline CSS
+/// and SVG, no script, no external asset), refreshing itself every 10 s, and free
+/// of account data: counts, codes, API names, this replica's version and uptime.
+///
+/// Every number that `/metrics` also exposes carries `data-metric` and
+/// `data-labels`, so a test (and a curious operator) can hold the page against
+/// the metrics.
+struct StatusPage {
+    struct RateLimitRow: Sendable {
+        var api: String
+        var configuredRate: Int
+        /// Adaptive share of the rate in force (1 = all of it).
+        var factor: Double
+        /// How far ahead the central budget is already reserved, in seconds.
+        var reservedAheadSeconds: Double
+        var pausedForSeconds: Double?
+    }
+
+    var version: String
+    var replica: String
+    var uptimeSeconds: Double
+    var imports: RecentCounts.Snapshot
+    var upstream: RecentCounts.Snapshot
+    var pending: Int
+    var pendingOldestSeconds: Double
+    var rateLimits: [RateLimitRow]
+    var breaker: (code: Int?, reason: String, openedAt: Date)?
+    var generatedAt: Date
+
+    static let outcomes = ["imported", "updated", "already_imported", "pending", "rejected", "throttled", "invalid",
+                           "unavailable", "error"]
+
+    func render() -> String {
+        var html = """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8">
+            <meta http-equiv="refresh" content="10">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>account-gateway status</title>
+            <style>
+            body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#1d2330;background:#fafbfc}
+            h1{font-size:1.3em;margin:0 0 .2em}h2{font-size:1.05em;margin:1.4em 0 .4em}
+            table{border-collapse:collapse;background:#fff}td,th{padding:.25em .8em;border-bottom:1px solid #e3e6ea;text-align:left}
+            td.n{text-align:right;font-variant-numeric:tabular-nums}.muted{color:#687385}
+            .ok{color:#11743b}.bad{color:#b42318;font-weight:600}svg{vertical-align:middle}
+            </style></head><body>
+            <h1>account-gateway</h1>
+            <p class="muted">version <span id="version">\(escape(version))</span> · replica \(escape(replica)) ·
+            up <span id="uptime" data-seconds="\(Int(uptimeSeconds))">\(Self.duration(uptimeSeconds))</span> ·
+            \(escape(RFC3339.string(generatedAt))) · refreshes every 10 s</p>
+
+            """
+        html += upstreamState()
+        html += backlogSection()
+        html += importsSection()
+        html += rateLimitSection()
+        html += errorsSection()
+        html += "<p class=\"muted\">Counts of imports and upstream calls are this replica's since it started (as in <a href=\"/metrics\">/metrics</a>); the backlog and the rate limits are shared by all replicas.</p>\n</body></html>\n"
+        return html
+    }
+
+    private func upstreamState() -> String {
+        var lines = "<h2>Upstream</h2>\n"
+        if let breaker {
+            lines += "<p id=\"breaker\" class=\"bad\" data-state=\"open\">Circuit breaker open since \(escape(RFC3339.string(breaker.openedAt)))"
+            lines += " after Tencent code \(breaker.code.map(String.init) ?? "?"): \(escape(String(breaker.reason.prefix(200))))."
+            lines += " Only probe calls go out until the configuration is fixed.</p>\n"
+        } else {
+            lines += "<p id=\"breaker\" class=\"ok\" data-state=\"closed\">Circuit breaker closed.</p>\n"
+        }
+        let paused = rateLimits.compactMap { row in row.pausedForSeconds.map { (row.api, $0) } }
+        if let (_, seconds) = paused.max(by: { $0.1 < $1.1 }) {
+            lines += "<p id=\"lockout\" class=\"bad\">Locked out by Tencent (70050): no calls for another \(Self.duration(seconds)).</p>\n"
+        }
+        return lines
+    }
+
+    private func backlogSection() -> String {
+        """
+        <h2>Pending backlog</h2>
+        <table><tr><th>pending accounts</th><td class="n" data-metric="gateway_pending_imports" data-labels="">\(pending)</td></tr>
+        <tr><th>oldest waiting</th><td class="n" data-metric="gateway_pending_oldest_seconds" data-labels="" data-value="\(Int(pendingOldestSeconds))">\(pending == 0 ? "–" : Self.duration(pendingOldestSeconds))</td></tr></table>
+
+        """
+    }
+
+    private func importsSection() -> String {
+        var rows = ""
+        let keys = Self.outcomes.filter { imports.totals[$0] != nil } + imports.totals.keys.filter { !Self.outcomes.contains($0) }.sorted()
+        for outcome in keys {
+            let series = imports.perMinute[outcome] ?? []
+            rows += "<tr><td>\(escape(outcome))</td>"
+            rows += "<td class=\"n\" data-metric=\"gateway_imports_total\" data-labels=\"outcome=\(escape(outcome))\">\(imports.totals[outcome] ?? 0)</td>"
+            rows += "<td class=\"n\">\(series.last ?? 0)</td><td>\(Self.sparkline(series))</td></tr>\n"
+        }
+        if rows.isEmpty { rows = "<tr><td colspan=\"4\" class=\"muted\">no POST /accounts answered yet</td></tr>\n" }
+        return """
+            <h2>Imports (POST /accounts) by outcome</h2>
+            <table><tr><th>outcome</th><th>total</th><th>this minute</th><th>per minute, last hour</th></tr>
+            \(rows)</table>
+
+            """
+    }
+
+    private func rateLimitSection() -> String {
+        var rows = ""
+        for row in rateLimits {
+            let calls = upstream.perMinute.filter { $0.key.hasPrefix(row.api + " ") }.map(\.value)
+            let lastMinute = calls.reduce(0) { $0 + ($1.dropLast().last ?? 0) }
+            let perMinute = (0..<RecentCounts.minutes).map { minute in calls.reduce(0) { $0 + ($1.count > minute ? $1[minute] : 0) } }
+            let use = Double(lastMinute) / 60 / Double(max(1, row.configuredRate))
+            rows += "<tr><td>\(escape(row.api))</td><td class=\"n\">\(row.configuredRate)/s</td>"
+            rows += "<td class=\"n\">\(String(format: "%.0f%%", row.factor * 100))</td>"
+            rows += "<td class=\"n\">\(String(format: "%.1f s", row.reservedAheadSeconds))</td>"
+            rows += "<td class=\"n\">\(lastMinute) (\(String(format: "%.0f%%", use * 100)))</td><td>\(Self.sparkline(perMinute))</td></tr>\n"
+        }
+        return """
+            <h2>Rate limits (central, all replicas)</h2>
+            <table><tr><th>API</th><th>configured</th><th>in force</th><th>reserved ahead</th><th>this replica, last minute (use)</th><th>calls per minute</th></tr>
+            \(rows)</table>
+
+            """
+    }
+
+    private func errorsSection() -> String {
+        var byCode: [(key: String, hour: Int, total: Int)] = []
+        for (key, total) in upstream.totals where !key.hasSuffix(" 0") {
+            byCode.append((key, upstream.perMinute[key]?.reduce(0, +) ?? 0, total))
+        }
+        var rows = ""
+        for entry in byCode.sorted(by: { ($0.hour, $0.key) > ($1.hour, $1.key) }) {
+            let parts = entry.key.split(separator: " ", maxSplits: 1).map(String.init)
+            let (api, code) = (parts[0], parts.count > 1 ? parts[1] : "")
+            rows += "<tr><td>\(escape(api))</td><td>\(escape(code))</td><td class=\"n\">\(entry.hour)</td>"
+            rows += "<td class=\"n\" data-metric=\"gateway_upstream_requests_total\" data-labels=\"api=\(escape(api)),error_code=\(escape(code))\">\(entry.total)</td></tr>\n"
+        }
+        let calls = upstream.totals.filter { $0.key.hasSuffix(" 0") }
+        var ok = ""
+        for (key, total) in calls.sorted(by: { $0.key < $1.key }) {
+            let api = String(key.dropLast(2))
+            ok += "<tr><td>\(escape(api))</td><td>0 (success)</td><td class=\"n\">\(upstream.perMinute[key]?.reduce(0, +) ?? 0)</td>"
+            ok += "<td class=\"n\" data-metric=\"gateway_upstream_requests_total\" data-labels=\"api=\(escape(api)),error_code=0\">\(total)</td></tr>\n"
+        }
+        if rows.isEmpty { rows = "<tr><td colspan=\"4\" class=\"ok\">no error answers</td></tr>\n" }
+        return """
+            <h2>Upstream answers, last hour</h2>
+            <table><tr><th>API</th><th>error code</th><th>last hour</th><th>total</th></tr>
+            \(rows)\(ok)</table>
+
+            """
+    }
+
+    /// 60 minutes as a small line, scaled to its own maximum.
+    static func sparkline(_ counts: [Int]) -> String {
+        let width = 180.0, height = 24.0
+        guard !counts.isEmpty else { return "" }
+        let top = Double(max(1, counts.max() ?? 1))
+        let step = width / Double(max(1, counts.count - 1))
+        let points = counts.enumerated().map { index, count in
+            String(format: "%.1f,%.1f", Double(index) * step, height - 1 - Double(count) / top * (height - 2))
+        }.joined(separator: " ")
+        return "<svg width=\"\(Int(width))\" height=\"\(Int(height))\" role=\"img\" aria-label=\"per minute, peak \(Int(top))\">"
+            + "<polyline fill=\"none\" stroke=\"#3660d9\" stroke-width=\"1.5\" points=\"\(points)\"/></svg>"
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        if total < 60 { return "\(total) s" }
+        if total < 3600 { return "\(total / 60) min \(total % 60) s" }
+        if total < 86_400 { return "\(total / 3600) h \(total % 3600 / 60) min" }
+        return "\(total / 86_400) d \(total % 86_400 / 3600) h"
+    }
+
+    private func escape(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            case "\"": escaped += "&quot;"
+            case "'": escaped += "&#39;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
+    }
+}
