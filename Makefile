@@ -32,6 +32,7 @@ test: deps
 	$(SWIFT) build --product account-gateway
 	scripts/e2e.sh
 	python3 scripts/schemathesis_check.py
+	python3 scripts/status_page_check.py
 	python3 scripts/fault_suite.py
 
 e2e: build
