@@ -33,6 +33,8 @@ test: deps
 	scripts/e2e.sh
 	python3 scripts/schemathesis_check.py
 	python3 scripts/status_page_check.py
+	python3 scripts/check_metric_names.py
+	python3 scripts/prometheus_check.py
 	python3 scripts/fault_suite.py
 
 e2e: build

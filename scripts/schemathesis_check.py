@@ -24,7 +24,7 @@ import argparse, os, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from stack import ROOT, free_port, prepare, wait_ready  # noqa: E402
+from stack import ROOT, Gateway  # noqa: E402
 
 VERSION = "4.32.5"
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build/debug/account-gateway"))
@@ -47,29 +47,15 @@ def main():
     parser.add_argument("--max-examples", type=int, default=40)
     args = parser.parse_args()
     ensure_schemathesis()
-    env, logdir, sandbox_port, importer = prepare(BIN, "account_gateway_schemathesis", "schemathesis.",
-                                                  as_service_role=True, LOG_LEVEL="warning")
-    owner_env = dict(env, DATABASE_URL=subprocess.run([os.path.join(ROOT, "scripts/localpg.sh"), "url",
-                                                       "account_gateway_schemathesis"], check=True, capture_output=True,
-                                                      text=True).stdout.strip())
-    auditor = subprocess.run([BIN, "caller", "add", "schemathesis-auditor", "--role", "auditor"], env=owner_env, check=True,
-                             capture_output=True, text=True).stdout.strip().splitlines()[-1]
-    port = free_port()
-    processes = [
-        subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}"], env=env,
-                         stderr=open(os.path.join(logdir, "sandbox.log"), "w")),
-        subprocess.Popen([BIN, "serve"], env=dict(env, GATEWAY_LISTEN=f"127.0.0.1:{port}", GATEWAY_WAIT_MS="500"),
-                         stderr=open(os.path.join(logdir, "serve.log"), "w")),
-    ]
     failures = 0
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz")
-        runs = [("importer", importer, ["--include-tag", "accounts", "--include-tag", "operations"]),
+    with Gateway(BIN, "account_gateway_schemathesis", "schemathesis.", LOG_LEVEL="warning", GATEWAY_WAIT_MS="500") as gateway:
+        auditor = gateway.caller("schemathesis-auditor", "auditor")
+        runs = [("importer", gateway.token, ["--include-tag", "accounts", "--include-tag", "operations"]),
                 # The audit route has no links, so no stateful phase.
                 ("auditor", auditor, ["--include-tag", "audit", "--phases", "examples,coverage,fuzzing"])]
         for name, token, selection in runs:
             command = [sys.executable, "-m", "schemathesis.cli", "run", os.path.join(ROOT, "schema/openapi.yaml"),
-                       "--url", f"http://127.0.0.1:{port}", "-H", f"Authorization: Bearer {token}",
+                       "--url", gateway.base, "-H", f"Authorization: Bearer {token}",
                        "--checks", "all", "--exclude-checks", "positive_data_acceptance",
                        "--max-examples", str(args.max_examples), "--generation-deterministic",
                        "--no-color", *selection]
@@ -82,10 +68,7 @@ def main():
             if result.returncode != 0:
                 failures += 1
                 print(output.replace(token, "[token]")[-6000:])
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait()
+        logdir = gateway.logdir
     print(f"schemathesis: {'FAILED' if failures else 'no failure'} (logs in {logdir})")
     sys.exit(1 if failures else 0)
 

@@ -81,3 +81,51 @@ def prepare(binary, database, prefix, as_service_role=False, **extra_env):
         env["DATABASE_URL"] = subprocess.run([LOCALPG, "service-url", database], check=True, capture_output=True,
                                              text=True).stdout.strip()
     return env, logdir, sandbox_port, token
+
+
+class Gateway:
+    """One sandbox and one `serve` on a fresh database, as the service role: what
+    the checks of make test that need a live gateway start (`with Gateway(...)`).
+    `owner_env` is the owner's environment, for `caller add`."""
+
+    def __init__(self, binary, database, prefix, **extra_env):
+        self.binary = binary
+        self.env, self.logdir, self.sandbox_port, self.token = prepare(binary, database, prefix, as_service_role=True,
+                                                                       **extra_env)
+        owner_url = subprocess.run([LOCALPG, "url", database], check=True, capture_output=True, text=True).stdout.strip()
+        self.owner_env = dict(self.env, DATABASE_URL=owner_url)
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.sandbox = f"http://127.0.0.1:{self.sandbox_port}"
+        self.processes = []
+
+    def __enter__(self):
+        self.processes = [
+            subprocess.Popen([self.binary, "sandbox", "--listen", f"127.0.0.1:{self.sandbox_port}"], env=self.env,
+                             stderr=open(os.path.join(self.logdir, "sandbox.log"), "w")),
+            subprocess.Popen([self.binary, "serve"], env=dict(self.env, GATEWAY_LISTEN=f"127.0.0.1:{self.port}"),
+                             stderr=open(os.path.join(self.logdir, "serve.log"), "w")),
+        ]
+        try:
+            wait_ready(f"{self.base}/readyz")
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        for process in self.processes:
+            process.terminate()
+            process.wait()
+
+    def caller(self, name, role):
+        """A new caller's token, made as the owner."""
+        return subprocess.run([self.binary, "caller", "add", name, "--role", role], env=self.owner_env, check=True,
+                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
+
+    def sandbox_code(self, code, user_id=None):
+        """Every call (or the imports of one UserID) answered with `code`."""
+        path = f"/sandbox/accounts/{user_id}/code" if user_id else "/sandbox/code"
+        request = urllib.request.Request(self.sandbox + path, data=json.dumps({"code": code}).encode(), method="PUT",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=5).read()

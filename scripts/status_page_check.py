@@ -8,11 +8,11 @@ Installs Debian's chromium when it is missing and this is root with apt-get;
 otherwise it says so and skips (exit 0), since the browser is not part of the
 product. BIN defaults to .build/debug/account-gateway.
 """
-import html.parser, json, os, re, shutil, subprocess, sys, time, urllib.request
+import html.parser, os, re, shutil, subprocess, sys, time, urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from stack import ROOT, free_port, http, prepare, wait_ready  # noqa: E402
+from stack import ROOT, Gateway, http  # noqa: E402
 
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build/debug/account-gateway"))
 ARTIFACTS = os.path.join(ROOT, ".local", "artifacts")
@@ -68,22 +68,10 @@ def main():
     if not chromium:
         print("status: SKIPPED - no chromium here and it cannot be installed (not root, or no apt-get)")
         return
-    env, logdir, sandbox_port, token = prepare(BIN, "account_gateway_status", "status-page.", as_service_role=True,
-                                               LOG_LEVEL="warning")
-    port = free_port()
-    processes = [
-        subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}"], env=env,
-                         stderr=open(os.path.join(logdir, "sandbox.log"), "w")),
-        subprocess.Popen([BIN, "serve"], env=dict(env, GATEWAY_LISTEN=f"127.0.0.1:{port}", GATEWAY_WAIT_MS="2000"),
-                         stderr=open(os.path.join(logdir, "serve.log"), "w")),
-    ]
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(f"{base}/readyz")
+    with Gateway(BIN, "account_gateway_status", "status-page.", LOG_LEVEL="warning", GATEWAY_WAIT_MS="2000") as gateway:
+        base, token = gateway.base, gateway.token
         # Live traffic: imports, a profile change, an invalid body, and one Tencent refuses for good.
-        urllib.request.urlopen(urllib.request.Request(
-            f"http://127.0.0.1:{sandbox_port}/sandbox/accounts/status_refused/code", method="PUT",
-            data=json.dumps({"code": 70402}).encode(), headers={"Content-Type": "application/json"}), timeout=5).read()
+        gateway.sandbox_code(70402, user_id="status_refused")
         auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
         for body in [{"user_id": f"status_{i}"} for i in range(8)] + [{"user_id": "status_1", "nick": "Changed"},
                                                                          {"user_id": "status_refused"}, {"user_id": 5}]:
@@ -97,10 +85,6 @@ def main():
         subprocess.run([chromium, *flags, f"--screenshot={shot}", "--window-size=1100,1300", f"{base}/status"],
                        capture_output=True, timeout=60)
         metrics = metrics_values(urllib.request.urlopen(f"{base}/metrics", timeout=5).read().decode())
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait()
 
     parser = Marked()
     parser.feed(dom)

@@ -46,6 +46,36 @@ public final class GatewayMetrics: Sendable {
                            labels: [("version", GatewayVersion.current)]).set(to: 1)
         registry.makeGauge(descriptor: Self.name("start_time", "seconds", "When this replica started, in seconds since 1970."))
             .set(to: started.timeIntervalSince1970)
+        exposeAlertedSeriesAtZero()
+    }
+
+    /// The counters alerts watch exist from the start at 0, so `increase()` sees
+    /// their first event and the dashboard and rules find every name they use.
+    private func exposeAlertedSeriesAtZero() {
+        for action in AuditEvent.Action.allCases {
+            _ = registry.makeCounter(
+                descriptor: Self.name("audit_write_failures", "total", "Audit events that could not be written, by action."),
+                labels: [("action", action.rawValue)])
+        }
+        for reason in [RetryReason.misconfiguration, .lockout, .gatewayBug] {
+            _ = registry.makeCounter(
+                descriptor: Self.name("upstream_alerts", "total", "Upstream answers that need an operator, by reason."),
+                labels: [("reason", reason.rawValue)])
+        }
+        for status in [401, 403] {
+            _ = registry.makeCounter(
+                descriptor: Self.name("auth_denials", "total", "Requests refused for their token (401) or role (403), by status."),
+                labels: [("status", String(status))])
+        }
+        for api in [UpstreamReply.API.accountImport, .multiaccountImport, .accountCheck] {
+            _ = registry.makeCounter(
+                descriptor: Self.name("upstream_requests", "total", "Calls to Tencent by API and ErrorCode (0 = success, 'transport' = no answer)."),
+                labels: [("api", api.rawValue), ("error_code", "0")])
+            _ = registry.makeDurationHistogram(
+                descriptor: Self.name("upstream_duration", "seconds", "Duration of calls to Tencent by API."),
+                labels: [("api", api.rawValue)], buckets: Self.latencyBuckets)
+        }
+        setAuditVerification(at: nil, intact: true)
     }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {
