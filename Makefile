@@ -35,6 +35,7 @@ test: deps
 	python3 scripts/status_page_check.py
 	python3 scripts/check_metric_names.py
 	python3 scripts/prometheus_check.py
+	python3 scripts/check_deploy.py
 	python3 scripts/fault_suite.py
 
 e2e: build
