@@ -99,16 +99,18 @@ import Testing
             #expect(try await h.request("GET", "/accounts/u1", token: nil).status == 401)
             try await CallerStore(pool: h.pool).revoke(name: "test-importer")
             #expect(try await h.postAccount(#"{"user_id":"u1"}"#).status == 401)
-            // From one address: the first 401 and the first 403 of the minute are audited at
-            // once, the other three 401s are counted into one event when the minute ends.
-            #expect(try await h.auditEvents().map(\.status) == [401, 403])
+            // From one address: the first denial of each status and route in the minute is
+            // audited at once; the other two 401s of POST /accounts are counted into one
+            // event when the minute ends.
+            #expect(try await h.auditEvents().map(\.status) == [401, 403, 401])
             await h.app.auditDenialCounts(all: true)
             let events = try await h.pool.query(
-                "SELECT action, http_status, attempt, caller FROM audit_events ORDER BY id").rows
-            #expect(try events.map { try $0.string("action") } == Array(repeating: "auth.denied", count: 3))
-            #expect(try events.map { try $0.int("http_status") } == [401, 403, 401])
-            #expect(try events.map { try $0.int("attempt") } == [1, 1, 3])
-            #expect(try events.map { try $0.optionalString("caller") } == [nil, "test-auditor", nil])
+                "SELECT action, http_status, attempt, caller, route FROM audit_events ORDER BY id").rows
+            #expect(try events.map { try $0.string("action") } == Array(repeating: "auth.denied", count: 4))
+            #expect(try events.map { try $0.int("http_status") } == [401, 403, 401, 401])
+            #expect(try events.map { try $0.int("attempt") } == [1, 1, 1, 2])
+            #expect(try events.map { try $0.optionalString("caller") } == [nil, "test-auditor", nil, nil])
+            #expect(try events.map { try $0.optionalString("route") } == ["/accounts", "/accounts", "/accounts/{user_id}", "/accounts"])
             #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n") == 0)
         }
     }

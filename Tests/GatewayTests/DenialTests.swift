@@ -4,7 +4,7 @@ import Testing
 @testable import Gateway
 
 @Suite struct DenialLedgerTests {
-    let source = DenialLedger.Source(address: "10.0.0.7", status: 401, caller: nil)
+    let source = DenialLedger.Source(address: "10.0.0.7", status: 401, caller: nil, route: "/accounts")
 
     @Test func theFirstOfAMinuteIsAuditedAndTheRestCounted() {
         let ledger = DenialLedger(window: .seconds(60))
@@ -14,8 +14,8 @@ import Testing
             #expect(!ledger.record(source, requestID: "r\(index)", now: start + .milliseconds(index)))
         }
         // Another source, or the same address refused for its role, has windows of its own.
-        #expect(ledger.record(DenialLedger.Source(address: "10.0.0.8", status: 401, caller: nil), requestID: "x", now: start))
-        #expect(ledger.record(DenialLedger.Source(address: "10.0.0.7", status: 403, caller: "svc"), requestID: "y", now: start))
+        #expect(ledger.record(DenialLedger.Source(address: "10.0.0.8", status: 401, caller: nil, route: "/accounts"), requestID: "x", now: start))
+        #expect(ledger.record(DenialLedger.Source(address: "10.0.0.7", status: 403, caller: "svc", route: "/accounts"), requestID: "y", now: start))
         #expect(ledger.due(now: start + .seconds(59)).isEmpty)
         #expect(ledger.due(now: start + .seconds(60)) == [DenialLedger.Summary(source: source, count: 99, requestID: "r99")])
         #expect(ledger.due(now: start + .seconds(120)).isEmpty, "counted once")
@@ -37,9 +37,9 @@ import Testing
         let ledger = DenialLedger(window: .seconds(60), capacity: 2)
         let now = ContinuousClock.now
         for address in ["a", "b"] {
-            #expect(ledger.record(DenialLedger.Source(address: address, status: 401, caller: nil), requestID: "", now: now))
+            #expect(ledger.record(DenialLedger.Source(address: address, status: 401, caller: nil, route: "/"), requestID: "", now: now))
         }
-        let third = DenialLedger.Source(address: "c", status: 401, caller: nil)
+        let third = DenialLedger.Source(address: "c", status: 401, caller: nil, route: "/")
         #expect(ledger.record(third, requestID: "", now: now))
         #expect(ledger.record(third, requestID: "", now: now))
     }
@@ -81,8 +81,10 @@ import Testing
             #expect(try before.rows.first?.int("n") == 1)
             await h.app.auditDenialCounts(all: true)
             let rows = try await h.pool.query(
-                "SELECT attempt, outcome, http_status FROM audit_events WHERE action = 'auth.denied' ORDER BY id").rows
+                "SELECT attempt, outcome, http_status, route FROM audit_events WHERE action = 'auth.denied' ORDER BY id").rows
             #expect(try rows.map { try $0.int("attempt") } == [1, 49])
+            #expect(try rows.map { try $0.optionalString("route") } == ["/accounts/{user_id}", "/accounts/{user_id}"])
+            #expect(try await AuditVerifier(pool: h.pool).verify().firstBroken == nil, "the route is in the chain")
             #expect(try rows.allSatisfy { try $0.string("outcome") == "unauthenticated" && $0.int("http_status") == 401 })
         }
     }
@@ -91,8 +93,12 @@ import Testing
         try await GatewayHarness.with { h in
             #expect(try await h.request("GET", "/audit", token: h.importerToken).status == 403)
             let row = try #require(try await h.pool.query(
-                "SELECT caller, outcome FROM audit_events WHERE action = 'auth.denied'").rows.first)
+                "SELECT caller, outcome, route FROM audit_events WHERE action = 'auth.denied'").rows.first)
             #expect(try row.optionalString("caller") == "test-importer")
+            #expect(try row.optionalString("route") == "/audit")
+            let page = try await h.request("GET", "/audit?action=auth.denied", token: h.auditorToken)
+            let events = try #require((try JSONSerialization.jsonObject(with: page.body) as? [String: Any])?["events"] as? [[String: Any]])
+            #expect(events.first?["route"] as? String == "/audit")
             #expect(try row.string("outcome") == "forbidden")
         }
     }

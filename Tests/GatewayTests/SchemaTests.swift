@@ -57,6 +57,8 @@ import Testing
             AuditEvent(requestID: nil, caller: nil, action: .upstreamAccountImport, userID: "u", outcome: .transient,
                        tencentErrorCode: 70500, tencentErrorInfo: "internal: error", attempt: 2),
             AuditEvent(requestID: "r3", caller: nil, action: .authDenied, outcome: .unauthenticated, httpStatus: 401),
+            AuditEvent(requestID: "r4", caller: "svc", action: .authDenied, outcome: .forbidden, httpStatus: 403, attempt: 7,
+                       route: "/accounts/{user_id}"),
         ]
         for event in events { try await audit.append(event) }
         let rows = try await pool.query("""
@@ -71,7 +73,7 @@ import Testing
             #expect(try row.string("hash") == digest)
             previous = digest
         }
-        #expect(rows.count == 3)
+        #expect(rows.count == events.count)
         await pool.close()
         await database.drop()
     }

@@ -27,13 +27,15 @@ public struct AuditEvent: Sendable, Equatable {
     public var attempt: Int?
     public var latencyMilliseconds: Int?
     public var idempotencyKey: String?
+    /// The route pattern, e.g. `/accounts/{user_id}`, where the action alone does not say it (`auth.denied`).
+    public var route: String?
     public var prevHash: String?
     public var hash: String?
 
     public init(
         requestID: String?, caller: String?, action: Action, userID: String? = nil, chatUserID: String? = nil,
         outcome: Outcome, httpStatus: Int? = nil, tencentErrorCode: Int? = nil, tencentErrorInfo: String? = nil,
-        attempt: Int? = nil, latencyMilliseconds: Int? = nil, idempotencyKey: String? = nil
+        attempt: Int? = nil, latencyMilliseconds: Int? = nil, idempotencyKey: String? = nil, route: String? = nil
     ) {
         self.requestID = requestID
         self.caller = caller
@@ -47,6 +49,7 @@ public struct AuditEvent: Sendable, Equatable {
         self.attempt = attempt
         self.latencyMilliseconds = latencyMilliseconds
         self.idempotencyKey = idempotencyKey
+        self.route = route
     }
 }
 
@@ -60,7 +63,7 @@ extension AuditEvent: Encodable {
         case requestID = "request_id", caller, action, userID = "user_id", chatUserID = "chat_user_id", outcome
         case httpStatus = "http_status", tencentErrorCode = "tencent_error_code"
         case tencentErrorInfo = "tencent_error_info", attempt, latencyMilliseconds = "latency_ms"
-        case idempotencyKey = "idempotency_key"
+        case idempotencyKey = "idempotency_key", route
     }
 
     public func encode(to encoder: Encoder) throws {
@@ -77,6 +80,7 @@ extension AuditEvent: Encodable {
         try c.encodeIfPresent(attempt, forKey: .attempt)
         try c.encodeIfPresent(latencyMilliseconds, forKey: .latencyMilliseconds)
         try c.encodeIfPresent(AuditText.storable(idempotencyKey, maxBytes: 255), forKey: .idempotencyKey)
+        try c.encodeIfPresent(AuditText.storable(route, maxBytes: 200), forKey: .route)
     }
 }
 
@@ -91,7 +95,7 @@ extension AuditEvent {
             caller: caller, action: action.rawValue, userID: userID, chatUserID: chatUserID, outcome: outcome.rawValue,
             httpStatus: httpStatus.map(String.init), tencentErrorCode: tencentErrorCode.map(String.init),
             tencentErrorInfo: tencentErrorInfo, attempt: attempt.map(String.init),
-            latencyMilliseconds: latencyMilliseconds.map(String.init), idempotencyKey: idempotencyKey)
+            latencyMilliseconds: latencyMilliseconds.map(String.init), idempotencyKey: idempotencyKey, route: route)
         return String(decoding: bytes, as: UTF8.self)
     }
 }
@@ -105,7 +109,7 @@ enum AuditCanonical {
         into buffer: inout [UInt8], previousHash: some Sequence<UInt8>, id: String, at: String, requestID: String?,
         caller: String?, action: String, userID: String?, chatUserID: String?, outcome: String, httpStatus: String?,
         tencentErrorCode: String?, tencentErrorInfo: String?, attempt: String?, latencyMilliseconds: String?,
-        idempotencyKey: String?
+        idempotencyKey: String?, route: String?
     ) {
         buffer.removeAll(keepingCapacity: true)
         buffer.append(contentsOf: previousHash)
@@ -134,5 +138,7 @@ enum AuditCanonical {
         number(attempt)
         number(latencyMilliseconds)
         text(idempotencyKey)
+        // Since migration 0012, and only when present: older events hash as before.
+        if route != nil { text(route) }
     }
 }

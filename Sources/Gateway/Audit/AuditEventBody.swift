@@ -13,6 +13,7 @@ struct AuditEventBody: Encodable, Sendable {
     var tencentErrorInfo: String?
     var attempt, latencyMilliseconds: Int?
     var idempotencyKey: String?
+    var route: String?
     var hash: String
 
     init(_ row: PostgresRow) throws {
@@ -30,24 +31,25 @@ struct AuditEventBody: Encodable, Sendable {
         attempt = try row.optionalInt("attempt")
         latencyMilliseconds = try row.optionalInt("latency_ms")
         idempotencyKey = try row.optionalString("idempotency_key")
+        route = try row.optionalString("route")
         hash = try row.string("hash")
     }
 
-    /// The contract's order, used for CSV columns too.
+    /// The contract's order (and `route` after it), used for CSV columns too.
     static let fields = ["id", "at", "request_id", "caller", "action", "user_id", "chat_user_id", "outcome", "http_status",
-                         "tencent_error_code", "tencent_error_info", "attempt", "latency_ms", "idempotency_key", "hash"]
+                         "tencent_error_code", "tencent_error_info", "attempt", "latency_ms", "idempotency_key", "hash", "route"]
 
     /// The values in `fields` order, as text; nil for null.
     var values: [String?] {
         [String(id), RFC3339.string(at), requestID, caller, action, userID, chatUserID, outcome, httpStatus.map(String.init),
          tencentErrorCode.map(String.init), tencentErrorInfo, attempt.map(String.init), latencyMilliseconds.map(String.init),
-         idempotencyKey, hash]
+         idempotencyKey, hash, route]
     }
 
     enum CodingKeys: String, CodingKey {
         case id, at, requestID = "request_id", caller, action, userID = "user_id", chatUserID = "chat_user_id", outcome
         case httpStatus = "http_status", tencentErrorCode = "tencent_error_code", tencentErrorInfo = "tencent_error_info"
-        case attempt, latencyMilliseconds = "latency_ms", idempotencyKey = "idempotency_key", hash
+        case attempt, latencyMilliseconds = "latency_ms", idempotencyKey = "idempotency_key", hash, route
     }
 
     func encode(to encoder: Encoder) throws {
@@ -67,5 +69,7 @@ struct AuditEventBody: Encodable, Sendable {
         try c.encode(latencyMilliseconds, forKey: .latencyMilliseconds)
         try c.encode(idempotencyKey, forKey: .idempotencyKey)
         try c.encode(hash, forKey: .hash)
+        // Beyond the contract's keys, after them: the refused route of an `auth.denied`.
+        try c.encode(route, forKey: .route)
     }
 }

@@ -41,14 +41,14 @@ final class AuditLog: Sendable {
         let rows = JSON.text(events)
         return """
             INSERT INTO audit_events (request_id, caller, action, user_id, chat_user_id, outcome, http_status,
-                tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, prev_hash, hash, at, id)
+                tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, prev_hash, hash, at, id)
             SELECT e.request_id, e.caller, e.action, e.user_id, e.chat_user_id, e.outcome, e.http_status,
-                e.tencent_error_code, e.tencent_error_info, e.attempt, e.latency_ms, e.idempotency_key, '', '', now(), 0
+                e.tencent_error_code, e.tencent_error_info, e.attempt, e.latency_ms, e.idempotency_key, e.route, '', '', now(), 0
             FROM ROWS FROM (jsonb_to_recordset(\(rows)::jsonb) AS (request_id text, caller text, action text, user_id text,
                 chat_user_id text, outcome text, http_status integer, tencent_error_code integer, tencent_error_info text,
-                attempt integer, latency_ms integer, idempotency_key text))
+                attempt integer, latency_ms integer, idempotency_key text, route text))
                 WITH ORDINALITY AS e(request_id, caller, action, user_id, chat_user_id, outcome, http_status,
-                    tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, position)
+                    tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, position)
             ORDER BY e.position
             """
     }

@@ -97,7 +97,7 @@ struct AuditQuery: Sendable, Equatable {
             _ = try connection.query("SET LOCAL statement_timeout = '\(unescaped: Self.statementTimeout)'")
             return try connection.query("""
                 SELECT id, at, request_id, caller, action, user_id, chat_user_id, outcome, http_status, tencent_error_code,
-                       tencent_error_info, attempt, latency_ms, idempotency_key, hash
+                       tencent_error_info, attempt, latency_ms, idempotency_key, hash, route
                 FROM audit_events
                 WHERE \(fragment: conditions)
                 ORDER BY id DESC

@@ -81,7 +81,7 @@ public struct AuditVerifier: Sendable {
             try await pool.query("""
                 SELECT id, (extract(epoch FROM at) * 1000000)::bigint, request_id, caller, action, user_id,
                        chat_user_id, outcome, http_status, tencent_error_code, tencent_error_info, attempt, latency_ms,
-                       idempotency_key, prev_hash, hash
+                       idempotency_key, prev_hash, hash, route
                 FROM audit_events WHERE id > \(after) AND id <= \(lastID) ORDER BY id LIMIT \(pageSize)
                 """).rows
         }
@@ -119,7 +119,7 @@ struct ChainCheck {
             into: &canonical, previousHash: previousHash, id: idText, at: atText, requestID: row[2], caller: row[3],
             action: action, userID: row[5], chatUserID: row[6], outcome: outcome, httpStatus: row[8],
             tencentErrorCode: row[9], tencentErrorInfo: row[10], attempt: row[11], latencyMilliseconds: row[12],
-            idempotencyKey: row[13])
+            idempotencyKey: row[13], route: row[16])
         let computed = Digest.sha256Hex(bytes: canonical)
         guard hash.utf8.elementsEqual(computed) else {
             return (id, "its content does not match its hash (changed after it was written)")

@@ -1,8 +1,8 @@
 import Synchronization
 
 /// Keeps a flood of refused requests off the audit chain while accounting for
-/// every one of them. The first denial of a source (client address, status and
-/// caller) in a window of a minute is audited at once, as before; the rest of
+/// every one of them. The first denial of a source (client address, status,
+/// caller and route) in a window of a minute is audited at once, as before; the rest of
 /// that window are only counted, and one `auth.denied` event records their
 /// number in `attempt` when the window closes (`due`) or the replica stops
 /// (`drain`). A source that is refused once a minute or less therefore costs one
@@ -14,6 +14,8 @@ final class DenialLedger: Sendable {
         var status: Int
         /// Known on a 403.
         var caller: String?
+        /// The route pattern refused, e.g. `/accounts/{user_id}`.
+        var route: String
     }
 
     /// Denials counted but not yet audited, and the last request among them.

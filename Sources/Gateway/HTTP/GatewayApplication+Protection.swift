@@ -135,13 +135,14 @@ extension GatewayApplication {
     /// bad tokens never queues on the audit chain.
     private func deny(_ request: HTTPRequest, _ error: GatewayError, caller: String?, context: RequestContext) async -> HTTPResponse {
         let address = request.remoteAddress.map(Self.host(ofAddress:)) ?? "unknown"
-        let source = DenialLedger.Source(address: address, status: error.status, caller: caller)
+        let route = request.routePattern ?? request.path
+        let source = DenialLedger.Source(address: address, status: error.status, caller: caller, route: route)
         let response = error.response(requestID: context.requestID)
         metrics.authDenial(status: error.status)
         guard denials.record(source, requestID: context.requestID) else { return response }
         let event = AuditEvent(requestID: context.requestID, caller: caller, action: .authDenied,
                                outcome: error.status == 401 ? .unauthenticated : .forbidden, httpStatus: error.status,
-                               attempt: 1, latencyMilliseconds: context.elapsedMilliseconds)
+                               attempt: 1, latencyMilliseconds: context.elapsedMilliseconds, route: route)
         return await finish(response, event: event, context: context)
     }
 
@@ -150,7 +151,7 @@ extension GatewayApplication {
         for summary in all ? denials.drain() : denials.due() {
             let event = AuditEvent(requestID: summary.requestID, caller: summary.source.caller, action: .authDenied,
                                    outcome: summary.source.status == 401 ? .unauthenticated : .forbidden,
-                                   httpStatus: summary.source.status, attempt: summary.count)
+                                   httpStatus: summary.source.status, attempt: summary.count, route: summary.source.route)
             do {
                 try await audit.append(event)
             } catch {

@@ -1222,7 +1222,7 @@ components:
         One audit event. `id` grows by one per event; `hash` chains it to the
         event before (see `account-gateway audit verify`).
       required: [id, at, request_id, caller, action, user_id, chat_user_id, outcome, http_status, tencent_error_code,
-                 tencent_error_info, attempt, latency_ms, idempotency_key, hash]
+                 tencent_error_info, attempt, latency_ms, idempotency_key, hash, route]
       properties:
         id: {type: integer, minimum: 1}
         at: {type: string, format: date-time}
@@ -1246,6 +1246,13 @@ components:
         latency_ms: {type: [integer, "null"]}
         idempotency_key: {type: [string, "null"]}
         hash: {type: string, pattern: "^[0-9a-f]{64}$"}
+        route:
+          type: [string, "null"]
+          description: |
+            The route pattern where the action alone does not say it: on
+            `auth.denied`, the route that was refused (e.g.
+            `/accounts/{user_id}`). Covered by `hash`. Beyond the contract's
+            keys, always present, null on other events.
 
     ServiceIndex:
       type: object
