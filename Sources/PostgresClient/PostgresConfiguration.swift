@@ -51,37 +51,30 @@ public struct PostgresConfiguration: Sendable {
 
     /// `nil` if libpq cannot parse the string.
     private static func specifiesConnectTimeout(_ conninfo: String) -> Bool? {
-        var errorMessage: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(conninfo, &errorMessage) else {
-            if let errorMessage { PQfreemem(errorMessage) }
-            return nil
-        }
-        defer { PQconninfoFree(options) }
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "connect_timeout" { return option.pointee.val != nil }
-            option += 1
-        }
-        return false
+        options(of: conninfo).map { $0["connect_timeout"] != nil }
     }
 
     /// The password a conninfo string or URI carries, if any (`nil` also when libpq cannot parse it).
     public static func password(in conninfo: String) -> String? {
+        guard let password = options(of: conninfo)?["password"], !password.isEmpty else { return nil }
+        return password
+    }
+
+    /// The options a conninfo string or URI sets, as libpq parses it; `nil` when it cannot.
+    private static func options(of conninfo: String) -> [String: String]? {
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(conninfo, &errorMessage) else {
             if let errorMessage { PQfreemem(errorMessage) }
             return nil
         }
         defer { PQconninfoFree(options) }
+        var values: [String: String] = [:]
         var option = options
         while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "password", let value = option.pointee.val {
-                let password = String(cString: value)
-                return password.isEmpty ? nil : password
-            }
+            if let value = option.pointee.val { values[String(cString: keyword)] = String(cString: value) }
             option += 1
         }
-        return nil
+        return values
     }
 
     /// `text` with the connection string's password, and anything shaped like a
