@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// IMF-fixdate (RFC 9110 §5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
 /// Built from `gmtime_r` so it is thread-safe and locale-independent.
@@ -15,7 +16,14 @@ enum HTTPDate {
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 
+    /// The current second's date, formatted once per second, not once per response.
     static func now() -> String {
-        format(secondsSince1970: time(nil))
+        let second = time(nil)
+        if let cached = cache.withLock({ $0.second == second ? $0.text : nil }) { return cached }
+        let text = format(secondsSince1970: second)
+        cache.withLock { $0 = (second, text) }
+        return text
     }
+
+    private static let cache = Mutex<(second: Int, text: String)>((0, ""))
 }

@@ -5,27 +5,37 @@ extension HTTPResponse {
     /// `Connection`. A HEAD response keeps the length but drops the body;
     /// 1xx, 204 and 304 carry neither.
     func serialized(isHEAD: Bool, connection: String?, date: String = HTTPDate.now()) -> [UInt8] {
-        var head = "HTTP/1.1 \(status) \(HTTPStatus.reasonPhrase(status))\r\n"
-        let owned = ["Content-Length", "Transfer-Encoding", "Connection"]
-        for (name, value) in headers where !owned.contains(where: name.caseInsensitiveEquals) {
+        let hasBody = !(100..<200).contains(status) && status != 204 && status != 304
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256 + (hasBody && !isHEAD ? body.count : 0))
+        func line(_ name: String, _ value: String) {
+            bytes.append(contentsOf: name.utf8)
+            bytes.append(contentsOf: ": ".utf8)
+            bytes.append(contentsOf: value.utf8)
+            bytes.append(contentsOf: Self.crlf)
+        }
+        bytes.append(contentsOf: "HTTP/1.1 \(status) \(HTTPStatus.reasonPhrase(status))".utf8)
+        bytes.append(contentsOf: Self.crlf)
+        for (name, value) in headers where !Self.serverOwned.contains(where: name.caseInsensitiveEquals) {
             // A CR or LF in a value would split the response: drop the field.
             guard !name.utf8.contains(where: { $0 == HTTPSyntax.cr || $0 == HTTPSyntax.lf }),
                   !value.utf8.contains(where: { $0 == HTTPSyntax.cr || $0 == HTTPSyntax.lf }) else { continue }
-            head += "\(name): \(value)\r\n"
+            line(name, value)
         }
-        let hasBody = !(100..<200).contains(status) && status != 204 && status != 304
         if hasBody {
             // A HEAD handler may announce the length of the body it omits.
             let declared = isHEAD && body.isEmpty ? headers["Content-Length"].flatMap { Int($0.trimmingOWS()) } : nil
-            head += "Content-Length: \(declared ?? body.count)\r\n"
+            line("Content-Length", String(declared ?? body.count))
         }
-        if headers["Date"] == nil { head += "Date: \(date)\r\n" }
-        if let connection { head += "Connection: \(connection)\r\n" }
-        head += "\r\n"
-        var bytes = Array(head.utf8)
-        if hasBody && !isHEAD { bytes += body }
+        if headers["Date"] == nil { line("Date", date) }
+        if let connection { line("Connection", connection) }
+        bytes.append(contentsOf: Self.crlf)
+        if hasBody && !isHEAD { bytes.append(contentsOf: body) }
         return bytes
     }
+
+    private static let crlf: [UInt8] = [HTTPSyntax.cr, HTTPSyntax.lf]
+    private static let serverOwned = ["Content-Length", "Transfer-Encoding", "Connection"]
 
     /// Whether the handler asked for the connection to close.
     var requestsClose: Bool {

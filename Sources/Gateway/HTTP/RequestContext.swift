@@ -30,22 +30,9 @@ struct RequestContext: Sendable {
         return newRequestID()
     }
 
-    /// A random (version 4) UUID in lower case. Foundation's `UUID()` opens and
-    /// reads /dev/urandom on every call on Linux; the system generator is one
-    /// `getrandom` call, on every request that brings no id of its own.
+    /// A random (version 4) UUID in lower case (`RequestIDGenerator`).
     static func newRequestID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let high: UInt64 = generator.next() & ~(0xF << 12) | (0x4 << 12)  // version 4
-        let low: UInt64 = generator.next() & ~(0x3 << 62) | (0x2 << 62)  // variant 10
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        text.reserveCapacity(36)
-        for (index, shift) in stride(from: 124, through: 0, by: -4).enumerated() {
-            if [8, 12, 16, 20].contains(index) { text.append(UInt8(ascii: "-")) }
-            let word = shift >= 64 ? high >> UInt64(shift - 64) : low >> UInt64(shift)
-            text.append(digits[Int(word & 0xF)])
-        }
-        return String(decoding: text, as: UTF8.self)
+        RequestIDGenerator.next()
     }
 
     var elapsedMilliseconds: Int { (ContinuousClock.now - started).milliseconds }
