@@ -11,11 +11,11 @@ alternating the two servers so both see the same machine.
 Prints requests/s, p50 and p99 per server and the gateway's ratios to the peer.
 Builds the peer on first use (about 3 minutes). Needs wrk (apt-get install wrk).
 """
-import argparse, os, re, shutil, subprocess, sys, time, urllib.request
+import argparse, os, re, shutil, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import throughput_bench as tb  # noqa: E402  (its Stack starts the database, sandbox and serve)
-from stack import free_port  # noqa: E402
+from stack import free_port, wait_ready  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEER_DIR = os.path.join(HERE, "HummingbirdPeer")
@@ -25,18 +25,6 @@ def build_peer():
     subprocess.run(["swift", "build", "-c", "release", "--package-path", PEER_DIR], check=True,
                    stdout=subprocess.DEVNULL)
     return os.path.join(PEER_DIR, ".build", "release", "HummingbirdPeer")
-
-
-def wait_for(url, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -68,7 +56,7 @@ def main():
     peer_port = free_port()
     peer = subprocess.Popen([peer_bin, str(peer_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(f"http://127.0.0.1:{peer_port}/healthz")
+        wait_ready(f"http://127.0.0.1:{peer_port}/healthz")
         with tb.running_stack("healthz-bench", 1) as stack:
             servers = {"gateway": f"http://127.0.0.1:{stack.ports[0]}/healthz",
                        "hummingbird": f"http://127.0.0.1:{peer_port}/healthz"}

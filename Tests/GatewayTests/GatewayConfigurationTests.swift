@@ -33,16 +33,8 @@ import Testing
         #expect(throws: GatewayConfiguration.Error.self) { try GatewayConfiguration(environment: env) }
     }
 
-    /// A key file with the given content and permission bits, removed by the caller.
-    private func keyFile(_ content: String, mode: Int) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("key-\(UUID().uuidString)").path
-        try content.write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
-        return path
-    }
-
     @Test func secretKeyFileWinsAndIsTrimmed() throws {
-        let path = try keyFile("from-file\n", mode: 0o600)
+        let path = try temporarySecretFile("from-file\n", mode: 0o600)
         defer { try? FileManager.default.removeItem(atPath: path) }
         var env = minimal
         env["TENCENT_SECRET_KEY_FILE"] = path
@@ -53,7 +45,7 @@ import Testing
 
     @Test(arguments: [(0o644, "readable"), (0o640, "readable"), (0o604, "readable"), (0o620, "writable"), (0o602, "writable")])
     func secretKeyFileOthersMayReadIsRefused(mode: Int, problem: String) throws {
-        let path = try keyFile("k", mode: mode)
+        let path = try temporarySecretFile("k", mode: mode)
         defer { try? FileManager.default.removeItem(atPath: path) }
         var env = minimal
         env["TENCENT_SECRET_KEY_FILE"] = path
@@ -69,7 +61,7 @@ import Testing
     }
 
     @Test func secretKeyFileMissingOrEmpty() throws {
-        let path = try keyFile(" \n", mode: 0o600)
+        let path = try temporarySecretFile(" \n", mode: 0o600)
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(throws: SecretFile.Problem.empty(variable: "TENCENT_SECRET_KEY_FILE", path: path)) { try SecretFile.read(path) }
         #expect(throws: SecretFile.Problem.unreadable(variable: "TENCENT_SECRET_KEY_FILE", path: path + ".missing")) { try SecretFile.read(path + ".missing") }

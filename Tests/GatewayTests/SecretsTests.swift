@@ -9,13 +9,6 @@ import Testing
     let env = ["DATABASE_URL": "postgresql://svc:pa%24%24w0rd-9f3@db.internal:5432/agw", "TENCENT_SDKAPPID": "1400000000",
                "TENCENT_SECRET_KEY": "k3y-that-must-not-show"]
 
-    private func file(_ content: String, mode: Int) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("secret-\(UUID().uuidString)").path
-        try content.write(toFile: path, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
-        return path
-    }
-
     @Test func aConfigurationNeverPrintsItsSecrets() throws {
         let configuration = try GatewayConfiguration(environment: env)
         var dumped = ""
@@ -58,7 +51,7 @@ import Testing
     @Test func theDatabaseURLCanComeFromAFileOnlyItsOwnerReads() throws {
         var environment = env
         environment["DATABASE_URL"] = nil
-        let path = try file("postgresql://svc:pw@db/agw\n", mode: 0o600)
+        let path = try temporarySecretFile("postgresql://svc:pw@db/agw\n", mode: 0o600)
         defer { try? FileManager.default.removeItem(atPath: path) }
         environment["DATABASE_URL_FILE"] = path
         #expect(try GatewayConfiguration(environment: environment).databaseURL == "postgresql://svc:pw@db/agw")
