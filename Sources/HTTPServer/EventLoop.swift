@@ -13,9 +13,14 @@ import Synchronization
 /// exactly once, because every path removes the waiter from `State` under the
 /// lock before resuming it.
 ///
-/// Registrations are one-shot (EPOLLONESHOT) so an fd nobody waits on can
-/// never make the loop spin, and each carries a generation so that an event
-/// queued for a closed fd is not delivered to a new socket reusing its number.
+/// An fd is added to epoll once, edge-triggered (EPOLLET), when it is first
+/// waited on, and removed by `deregister`: a wait costs no system call, and an
+/// fd nobody waits on cannot make the loop spin. An edge that comes while nobody
+/// waits is remembered (`Registration.readable`/`writable`), so the next wait
+/// returns at once and the caller retries its call. EPOLLOUT is asked for only
+/// while a writer waits (a socket with room would otherwise report every ACK).
+/// Each registration carries a generation so that an event queued for a closed
+/// fd is not delivered to a new socket reusing its number.
 ///
 /// The loop is also a `TaskExecutor`: the server runs each connection's task
 /// with a preference for it, so a socket that becomes ready resumes its task on
@@ -70,13 +75,17 @@ public final class EventLoop: TaskExecutor, Sendable {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 let waiter = Waiter(fd: fd, interest: interest, deadline: deadline, continuation: continuation)
-                let failure = state.withLock { state -> (any Error)? in
+                let registered = state.withLock { state -> Registered in
                     // Checked under the lock: a cancellation handler that ran
                     // before this point found nothing to resume, so we must.
-                    if Task.isCancelled { return CancellationError() }
+                    if Task.isCancelled { return .failed(CancellationError()) }
                     return register(id: id, waiter: waiter, in: &state)
                 }
-                if let failure { continuation.resume(throwing: failure) }
+                switch registered {
+                case .waiting: break
+                case .ready: continuation.resume()
+                case .failed(let error): continuation.resume(throwing: error)
+                }
             }
         } onCancel: {
             finish(id, with: CancellationError())
@@ -84,7 +93,9 @@ public final class EventLoop: TaskExecutor, Sendable {
     }
 
     /// Forgets the fd before it is closed; anyone still waiting on it gets
-    /// `SocketError.closed`.
+    /// `SocketError.closed`. Required: an fd closed without it keeps its entry
+    /// here while the kernel forgets it, so a new socket that reuses the number
+    /// would never be reported (`AsyncSocket.close()` does both, in order).
     public func deregister(_ fd: Int32) {
         let orphans = state.withLock { state -> [Waiter] in
             guard let registration = state.registrations.removeValue(forKey: fd) else { return [] }
@@ -133,22 +144,43 @@ public final class EventLoop: TaskExecutor, Sendable {
 
     // MARK: - Registration (always under the lock)
 
-    private func register(id: UInt64, waiter: Waiter, in state: inout State) -> (any Error)? {
-        if state.isShutDown { return SocketError.closed }
-        if let deadline = waiter.deadline, deadline <= .now { return SocketError.timedOut }
+    private enum Registered {
+        case waiting
+        /// An edge came while nobody waited: the caller retries its call now.
+        case ready
+        case failed(any Error)
+    }
 
-        let isNew = state.registrations[waiter.fd] == nil
-        var registration = state.registrations[waiter.fd] ?? Registration(generation: state.makeGeneration())
+    private func register(id: UInt64, waiter: Waiter, in state: inout State) -> Registered {
+        if state.isShutDown { return .failed(SocketError.closed) }
+        if let deadline = waiter.deadline, deadline <= .now { return .failed(SocketError.timedOut) }
+
+        let fd = waiter.fd
+        let isNew = state.registrations[fd] == nil
+        var registration = state.registrations[fd] ?? Registration(generation: state.makeGeneration())
         switch waiter.interest {
         case .readable:
-            guard registration.reader == nil else { return SocketError.failed(operation: "wait (already reading)", errno: EBUSY) }
+            guard registration.reader == nil else { return .failed(SocketError.failed(operation: "wait (already reading)", errno: EBUSY)) }
+            if registration.readable {
+                registration.readable = false
+                state.registrations[fd] = registration
+                return .ready
+            }
             registration.reader = id
         case .writable:
-            guard registration.writer == nil else { return SocketError.failed(operation: "wait (already writing)", errno: EBUSY) }
+            guard registration.writer == nil else { return .failed(SocketError.failed(operation: "wait (already writing)", errno: EBUSY)) }
+            if registration.writable {
+                registration.writable = false
+                state.registrations[fd] = registration
+                return .ready
+            }
             registration.writer = id
         }
-        guard arm(waiter.fd, registration, isNew: isNew) else { return SocketError.makeFailed("epoll_ctl") }
-        state.registrations[waiter.fd] = registration
+        // Added once; changed only when a writer starts waiting (EPOLLOUT on).
+        if isNew || waiter.interest == .writable {
+            guard control(fd, registration, isNew: isNew) else { return .failed(SocketError.makeFailed("epoll_ctl")) }
+        }
+        state.registrations[fd] = registration
         state.waiters[id] = waiter
 
         // The loop sleeps until its earliest deadline; wake it if this one is earlier.
@@ -160,14 +192,14 @@ public final class EventLoop: TaskExecutor, Sendable {
             case .until: break
             }
         }
-        return nil
+        return .waiting
     }
 
-    /// Arms the fd for whatever its waiters want. Falls back between ADD and
-    /// MOD in case the fd was closed (dropping the kernel's registration)
-    /// without `deregister`.
-    private func arm(_ fd: Int32, _ registration: Registration, isNew: Bool) -> Bool {
-        let events = registration.mask | cepoll_oneshot()
+    /// Adds the fd, or changes what it reports: always input (edge-triggered),
+    /// output only while a writer waits. Falls back between ADD and MOD in case
+    /// the fd was closed (dropping the kernel's registration) without `deregister`.
+    private func control(_ fd: Int32, _ registration: Registration, isNew: Bool) -> Bool {
+        let events = Self.readMask | cepoll_et() | (registration.writer == nil ? 0 : Self.writeMask)
         let data = UInt64(registration.generation) << 32 | UInt64(UInt32(bitPattern: fd))
         let first = isNew ? cepoll_ctl_add() : cepoll_ctl_mod()
         if cepoll_ctl(epoll, first, fd, events, data) == 0 { return true }
@@ -256,27 +288,32 @@ public final class EventLoop: TaskExecutor, Sendable {
         for waiter in remaining { waiter.continuation.resume(throwing: SocketError.closed) }
     }
 
-    /// Takes the waiters an event satisfies and re-arms the fd for the rest.
+    /// Takes the waiters an event satisfies; an edge nobody waits for is remembered.
     private func dispatch(_ events: UInt32, _ data: UInt64, in state: inout State) -> [Waiter] {
         let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: data))
         let generation = UInt32(truncatingIfNeeded: data >> 32)
         guard var registration = state.registrations[fd], registration.generation == generation else { return [] }
         let failed = events & Self.failureMask != 0
-        var ready: [UInt64] = []
-        if let reader = registration.reader, failed || events & Self.readMask != 0 {
-            ready.append(reader)
-            registration.reader = nil
+        var woken: [Waiter] = []
+        if failed || events & Self.readMask != 0 {
+            if let reader = registration.reader, let waiter = state.waiters.removeValue(forKey: reader) {
+                woken.append(waiter)
+                registration.reader = nil
+            } else {
+                registration.readable = true
+            }
         }
-        if let writer = registration.writer, failed || events & Self.writeMask != 0 {
-            ready.append(writer)
-            registration.writer = nil
+        if failed || events & Self.writeMask != 0 {
+            if let writer = registration.writer, let waiter = state.waiters.removeValue(forKey: writer) {
+                woken.append(waiter)
+                registration.writer = nil
+                // No writer left: stop reporting output (a failure here only costs spare events).
+                _ = control(fd, registration, isNew: false)
+            } else {
+                registration.writable = true
+            }
         }
         state.registrations[fd] = registration
-        var woken = ready.compactMap { state.waiters.removeValue(forKey: $0) }
-        // One-shot disarmed the fd; arm it again for whoever still waits.
-        if registration.mask != 0, !arm(fd, registration, isNew: false) {
-            woken += [registration.reader, registration.writer].compactMap { $0.flatMap { state.removeWaiter($0) } }
-        }
         return woken
     }
 
@@ -302,10 +339,9 @@ extension EventLoop {
         let generation: UInt32
         var reader: UInt64?
         var writer: UInt64?
-
-        var mask: UInt32 {
-            (reader == nil ? 0 : EventLoop.readMask) | (writer == nil ? 0 : EventLoop.writeMask)
-        }
+        /// Edges that came while nobody waited: the next wait returns at once.
+        var readable = false
+        var writable = false
     }
 
     fileprivate enum Sleep {

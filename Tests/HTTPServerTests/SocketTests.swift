@@ -53,9 +53,9 @@ struct SocketTests {
     @Test func listensOnIPv6Loopback() async throws {
         guard let address = SocketAddress(numericHost: "::1", port: 0),
               let listener = try? Socket.listening(on: address, backlog: 4) else { return }  // no IPv6 here
-        defer { listener.close() }
         let port = try listener.localAddress().port
         let server = AsyncSocket(socket: listener, loop: clientLoop)
+        defer { server.close() }  // deregistered, then closed
         async let accepted = server.accept()
         let client = try await AsyncSocket.connect(
             to: try #require(SocketAddress(numericHost: "::1", port: UInt16(port))), loop: clientLoop)
@@ -69,10 +69,12 @@ struct SocketTests {
 
     /// A connected pair on loopback: (client, server side).
     private func makePair() async throws -> (AsyncSocket, AsyncSocket) {
-        let listener = try Socket.listening(on: try #require(SocketAddress(numericHost: "127.0.0.1", port: 0)), backlog: 4)
+        let socket = try Socket.listening(on: try #require(SocketAddress(numericHost: "127.0.0.1", port: 0)), backlog: 4)
+        let listener = AsyncSocket(socket: socket, loop: clientLoop)
+        // Through the AsyncSocket: a registered fd must be deregistered before it is closed.
         defer { listener.close() }
-        let port = try listener.localAddress().port
-        async let accepted = AsyncSocket(socket: listener, loop: clientLoop).accept()
+        let port = try socket.localAddress().port
+        async let accepted = listener.accept()
         let client = try await AsyncSocket.connect(
             to: try #require(SocketAddress(numericHost: "127.0.0.1", port: UInt16(port))), loop: clientLoop)
         return (client, try await accepted.socket)
