@@ -62,7 +62,7 @@ public struct AccountInput: Sendable, Equatable {
             let bytes = text.utf8.count
             if bytes > maxProfileBytes {
                 errors.append(FieldError(field: name, message: "must be at most \(maxProfileBytes) bytes (got \(bytes))"))
-            } else if text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            } else if text.unicodeScalars.contains(where: \.isControlCharacter) {
                 errors.append(FieldError(field: name, message: "must not contain control characters"))
             }
             return text

@@ -28,7 +28,7 @@ struct AuditQuery: Sendable, Equatable {
                 continue
             }
             // A NUL cannot even reach PostgreSQL as text; no filter needs a control character.
-            guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            guard !value.unicodeScalars.contains(where: \.isControlCharacter) else {
                 errors.append(FieldError(field: name, message: "must not contain control characters"))
                 continue
             }

@@ -4,8 +4,8 @@
 enum AuditText {
     static func storable(_ text: String?, maxBytes: Int) -> String? {
         guard let text else { return nil }
-        let clean = text.unicodeScalars.contains(where: isControl)
-            ? String(String.UnicodeScalarView(text.unicodeScalars.map { isControl($0) ? "\u{FFFD}" : $0 }))
+        let clean = text.unicodeScalars.contains(where: \.isControlCharacter)
+            ? String(String.UnicodeScalarView(text.unicodeScalars.map { $0.isControlCharacter ? "\u{FFFD}" : $0 }))
             : text
         guard clean.utf8.count > maxBytes else { return clean }
         var cut = ""
@@ -14,9 +14,5 @@ enum AuditText {
             cut.append(character)
         }
         return cut + "…"
-    }
-
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F..<0xA0).contains(scalar.value)
     }
 }
