@@ -30,7 +30,8 @@ import Testing
         return StatusPage(
             version: "9.9.9", replica: "host:1:2", uptimeSeconds: 3725, imports: imports.snapshot(), upstream: upstream.snapshot(),
             pending: 3, pendingOldestSeconds: 42,
-            rateLimits: [.init(api: "account_import", configuredRate: 200, factor: 0.5, reservedAheadSeconds: 1.5, pausedForSeconds: 30)],
+            rateLimits: [.init(state: .init(api: "account_import", factor: 0.5, reservedAheadSeconds: 1.5, pausedForSeconds: 30),
+                               configuredRate: 200)],
             breaker: breaker, generatedAt: Date())
     }
 

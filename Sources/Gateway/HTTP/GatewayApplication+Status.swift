@@ -11,18 +11,8 @@ extension GatewayApplication {
             let rates = [UpstreamReply.API.accountImport.rawValue: configuration.importRate,
                          UpstreamReply.API.multiaccountImport.rawValue: configuration.batchRate,
                          UpstreamReply.API.accountCheck.rawValue: Reconciler.checkRate]
-            for row in try await pool.query("""
-                SELECT api,
-                       least(1.0, factor + 0.1 * greatest(0, extract(epoch FROM clock_timestamp() - factor_at)))::float8 AS factor,
-                       greatest(0, extract(epoch FROM tat - clock_timestamp()))::float8 AS ahead_s,
-                       CASE WHEN paused_until > clock_timestamp()
-                            THEN extract(epoch FROM paused_until - clock_timestamp())::float8 END AS paused_s
-                FROM rate_limits ORDER BY api
-                """).rows {
-                let api = try row.string("api")
-                rateLimits.append(StatusPage.RateLimitRow(
-                    api: api, configuredRate: rates[api] ?? 0, factor: try row.double("factor"),
-                    reservedAheadSeconds: try row.double("ahead_s"), pausedForSeconds: try row.optionalDouble("paused_s")))
+            rateLimits = try await PostgresRateLimitStore(pool: pool).states().map { state in
+                StatusPage.RateLimitRow(state: state, configuredRate: rates[state.api] ?? 0)
             }
         } catch {
             logger.warning("status page: cannot read the rate limits", metadata: .error(error))

@@ -9,14 +9,10 @@ import HTTPServer
 /// `data-labels`, so a test (and a curious operator) can hold the page against
 /// the metrics.
 struct StatusPage {
+    /// A central budget's state, and the rate configured for it.
     struct RateLimitRow: Sendable {
-        var api: String
+        var state: PostgresRateLimitStore.State
         var configuredRate: Int
-        /// Adaptive share of the rate in force (1 = all of it).
-        var factor: Double
-        /// How far ahead the central budget is already reserved, in seconds.
-        var reservedAheadSeconds: Double
-        var pausedForSeconds: Double?
     }
 
     var version: String
@@ -71,7 +67,7 @@ struct StatusPage {
         } else {
             lines += "<p id=\"breaker\" class=\"ok\" data-state=\"closed\">Circuit breaker closed.</p>\n"
         }
-        let paused = rateLimits.compactMap { row in row.pausedForSeconds.map { (row.api, $0) } }
+        let paused = rateLimits.compactMap { row in row.state.pausedForSeconds.map { (row.state.api, $0) } }
         if let (_, seconds) = paused.max(by: { $0.1 < $1.1 }) {
             lines += "<p id=\"lockout\" class=\"bad\">Locked out by Tencent (70050): no calls for another \(Self.duration(seconds)).</p>\n"
         }
@@ -108,13 +104,13 @@ struct StatusPage {
     private func rateLimitSection() -> String {
         var rows = ""
         for row in rateLimits {
-            let calls = upstream.perMinute.filter { $0.key.hasPrefix(row.api + " ") }.map(\.value)
+            let calls = upstream.perMinute.filter { $0.key.hasPrefix(row.state.api + " ") }.map(\.value)
             let lastMinute = calls.reduce(0) { $0 + ($1.dropLast().last ?? 0) }
             let perMinute = (0..<RecentCounts.minutes).map { minute in calls.reduce(0) { $0 + ($1.count > minute ? $1[minute] : 0) } }
             let use = Double(lastMinute) / 60 / Double(max(1, row.configuredRate))
-            rows += "<tr><td>\(escape(row.api))</td><td class=\"n\">\(row.configuredRate)/s</td>"
-            rows += "<td class=\"n\">\(String(format: "%.0f%%", row.factor * 100))</td>"
-            rows += "<td class=\"n\">\(String(format: "%.1f s", row.reservedAheadSeconds))</td>"
+            rows += "<tr><td>\(escape(row.state.api))</td><td class=\"n\">\(row.configuredRate)/s</td>"
+            rows += "<td class=\"n\">\(String(format: "%.0f%%", row.state.factor * 100))</td>"
+            rows += "<td class=\"n\">\(String(format: "%.1f s", row.state.reservedAheadSeconds))</td>"
             rows += "<td class=\"n\">\(lastMinute) (\(String(format: "%.0f%%", use * 100)))</td><td>\(Self.sparkline(perMinute))</td></tr>\n"
         }
         return """
