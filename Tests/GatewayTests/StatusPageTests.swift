@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct RecentCountsTests {
     @Test func minutesShiftAndTotalsStay() {
-        let counts = RecentCounts()
+        let counts = RecentCounts<String>()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         counts.add("imported", now: start)
         counts.add("imported", now: start.addingTimeInterval(1))
@@ -12,7 +12,7 @@ import Testing
         var snapshot = counts.snapshot(now: start.addingTimeInterval(61))
         #expect(snapshot.perMinute["imported"]?.suffix(2) == [2, 0])
         #expect(snapshot.perMinute["pending"]?.last == 1)
-        #expect(snapshot.perMinute["imported"]?.count == RecentCounts.minutes)
+        #expect(snapshot.perMinute["imported"]?.count == recentMinutes)
         #expect(snapshot.totals == ["imported": 2, "pending": 1])
         // An hour later the minutes are gone; the totals are not.
         snapshot = counts.snapshot(now: start.addingTimeInterval(3 * 3600))
@@ -23,10 +23,10 @@ import Testing
 
 @Suite struct StatusPageTests {
     private func page(breaker: (code: Int?, reason: String, openedAt: Date)? = nil) -> StatusPage {
-        let imports = RecentCounts(), upstream = RecentCounts()
+        let imports = RecentCounts<String>(), upstream = RecentCounts<UpstreamAnswer>()
         imports.add("imported")
-        upstream.add("account_import 0")
-        upstream.add("account_import 70009")
+        upstream.add(UpstreamAnswer(api: "account_import", code: "0"))
+        upstream.add(UpstreamAnswer(api: "account_import", code: "70009"))
         return StatusPage(
             version: "9.9.9", replica: "host:1:2", uptimeSeconds: 3725, imports: imports.snapshot(), upstream: upstream.snapshot(),
             pending: 3, pendingOldestSeconds: 42,

@@ -18,8 +18,8 @@ struct StatusPage {
     var version: String
     var replica: String
     var uptimeSeconds: Double
-    var imports: RecentCounts.Snapshot
-    var upstream: RecentCounts.Snapshot
+    var imports: RecentCounts<String>.Snapshot
+    var upstream: RecentCounts<UpstreamAnswer>.Snapshot
     var pending: Int
     var pendingOldestSeconds: Double
     var rateLimits: [RateLimitRow]
@@ -104,9 +104,9 @@ struct StatusPage {
     private func rateLimitSection() -> String {
         var rows = ""
         for row in rateLimits {
-            let calls = upstream.perMinute.filter { $0.key.hasPrefix(row.state.api + " ") }.map(\.value)
+            let calls = upstream.perMinute.filter { $0.key.api == row.state.api }.map(\.value)
             let lastMinute = calls.reduce(0) { $0 + ($1.dropLast().last ?? 0) }
-            let perMinute = (0..<RecentCounts.minutes).map { minute in calls.reduce(0) { $0 + ($1.count > minute ? $1[minute] : 0) } }
+            let perMinute = (0..<recentMinutes).map { minute in calls.reduce(0) { $0 + ($1.count > minute ? $1[minute] : 0) } }
             let use = Double(lastMinute) / 60 / Double(max(1, row.configuredRate))
             rows += "<tr><td>\(escape(row.state.api))</td><td class=\"n\">\(row.configuredRate)/s</td>"
             rows += "<td class=\"n\">\(String(format: "%.0f%%", row.state.factor * 100))</td>"
@@ -122,23 +122,16 @@ struct StatusPage {
     }
 
     private func errorsSection() -> String {
-        var byCode: [(key: String, hour: Int, total: Int)] = []
-        for (key, total) in upstream.totals where !key.hasSuffix(" 0") {
-            byCode.append((key, upstream.perMinute[key]?.reduce(0, +) ?? 0, total))
-        }
-        var rows = ""
-        for entry in byCode.sorted(by: { ($0.hour, $0.key) > ($1.hour, $1.key) }) {
-            let parts = entry.key.split(separator: " ", maxSplits: 1).map(String.init)
-            let (api, code) = (parts[0], parts.count > 1 ? parts[1] : "")
-            rows += "<tr><td>\(escape(api))</td><td>\(escape(code))</td><td class=\"n\">\(entry.hour)</td>"
-            rows += "<td class=\"n\" data-metric=\"gateway_upstream_requests_total\" data-labels=\"api=\(escape(api)),error_code=\(escape(code))\">\(entry.total)</td></tr>\n"
-        }
-        let calls = upstream.totals.filter { $0.key.hasSuffix(" 0") }
-        var ok = ""
-        for (key, total) in calls.sorted(by: { $0.key < $1.key }) {
-            let api = String(key.dropLast(2))
-            ok += "<tr><td>\(escape(api))</td><td>0 (success)</td><td class=\"n\">\(upstream.perMinute[key]?.reduce(0, +) ?? 0)</td>"
-            ok += "<td class=\"n\" data-metric=\"gateway_upstream_requests_total\" data-labels=\"api=\(escape(api)),error_code=0\">\(total)</td></tr>\n"
+        // Errors first, the most frequent in the last hour on top; then the successes by API.
+        let lastHour = upstream.perMinute.mapValues { $0.reduce(0, +) }
+        let errors = upstream.totals.keys.filter { !$0.isSuccess }
+            .sorted { (lastHour[$0] ?? 0, $0) > (lastHour[$1] ?? 0, $1) }
+        var rows = "", ok = ""
+        for answer in errors + upstream.totals.keys.filter(\.isSuccess).sorted() {
+            let line = "<tr><td>\(escape(answer.api))</td><td>\(answer.isSuccess ? "0 (success)" : escape(answer.code))</td>"
+                + "<td class=\"n\">\(lastHour[answer] ?? 0)</td><td class=\"n\" data-metric=\"gateway_upstream_requests_total\" "
+                + "data-labels=\"api=\(escape(answer.api)),error_code=\(escape(answer.code))\">\(upstream.totals[answer] ?? 0)</td></tr>\n"
+            if answer.isSuccess { ok += line } else { rows += line }
         }
         if rows.isEmpty { rows = "<tr><td colspan=\"4\" class=\"ok\">no error answers</td></tr>\n" }
         return """

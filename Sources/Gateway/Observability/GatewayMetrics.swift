@@ -22,8 +22,8 @@ public final class GatewayMetrics: Sendable {
     private let misconfigured: Gauge
     /// For `GET /status`: this replica's imports by outcome and upstream calls by
     /// API and code, per minute for the last hour and in total.
-    let recentImports = RecentCounts()
-    let recentUpstream = RecentCounts()
+    let recentImports = RecentCounts<String>()
+    let recentUpstream = RecentCounts<UpstreamAnswer>()
     /// When this replica started, for its uptime.
     let started = Date()
     /// The backlog as `Maintenance` last counted it (all replicas), and the age of its oldest account.
@@ -106,7 +106,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     func upstreamCall(api: String, errorCode: String, duration: Duration) {
-        recentUpstream.add(api + " " + errorCode)
+        recentUpstream.add(UpstreamAnswer(api: api, code: errorCode))
         registry.makeCounter(
             descriptor: Self.name("upstream_requests", "total", "Calls to Tencent by API and ErrorCode (0 = success, 'transport' = no answer)."),
             labels: [("api", api), ("error_code", errorCode)]

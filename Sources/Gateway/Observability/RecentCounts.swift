@@ -4,32 +4,30 @@ import Synchronization
 /// Counts per minute for the last hour, and totals since start, by key: what
 /// `GET /status` draws (imports by outcome, upstream calls by API and code).
 /// The totals are the same numbers `/metrics` exposes for this replica.
-final class RecentCounts: Sendable {
-    /// Minutes kept.
-    static let minutes = 60
+final class RecentCounts<Key: Hashable & Sendable>: Sendable {
 
     private struct State {
-        /// Counts per key for minutes `[newestMinute - minutes + 1, newestMinute]`, oldest first.
-        var buckets: [String: [Int]] = [:]
+        /// Counts per key for minutes `[newestMinute - recentMinutes + 1, newestMinute]`, oldest first.
+        var buckets: [Key: [Int]] = [:]
         var newestMinute = 0
-        var totals: [String: Int] = [:]
+        var totals: [Key: Int] = [:]
     }
 
     private let state = Mutex(State())
 
-    func add(_ key: String, now: Date = Date()) {
+    func add(_ key: Key, now: Date = Date()) {
         let minute = Self.minute(of: now)
         state.withLock { state in
             Self.advance(&state, to: minute)
-            state.buckets[key, default: Array(repeating: 0, count: Self.minutes)][Self.minutes - 1] += 1
+            state.buckets[key, default: Array(repeating: 0, count: recentMinutes)][recentMinutes - 1] += 1
             state.totals[key, default: 0] += 1
         }
     }
 
     struct Snapshot: Sendable, Equatable {
         /// Per key, counts per minute, oldest first; the last is the current minute.
-        var perMinute: [String: [Int]]
-        var totals: [String: Int]
+        var perMinute: [Key: [Int]]
+        var totals: [Key: Int]
     }
 
     func snapshot(now: Date = Date()) -> Snapshot {
@@ -48,8 +46,22 @@ final class RecentCounts: Sendable {
         guard shift > 0 else { return }
         state.newestMinute = minute
         for (key, counts) in state.buckets {
-            state.buckets[key] = shift >= minutes ? Array(repeating: 0, count: minutes)
+            state.buckets[key] = shift >= recentMinutes ? Array(repeating: 0, count: recentMinutes)
                 : Array(counts.dropFirst(shift)) + Array(repeating: 0, count: shift)
         }
     }
+}
+
+/// Minutes `RecentCounts` keeps.
+let recentMinutes = 60
+
+/// An upstream answer as `/status` counts it: the API and Tencent's code (as in
+/// `gateway_upstream_requests_total`: "0" for success, "transport" for none).
+struct UpstreamAnswer: Hashable, Sendable, Comparable {
+    var api: String
+    var code: String
+
+    var isSuccess: Bool { code == "0" }
+
+    static func < (a: Self, b: Self) -> Bool { (a.api, a.code) < (b.api, b.code) }
 }
