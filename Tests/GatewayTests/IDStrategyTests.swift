@@ -39,5 +39,9 @@ import Testing
         #expect(Base64URL.encode(Array("fo".utf8)) == "Zm8")
         #expect(Base64URL.encode(Array("foo".utf8)) == "Zm9v")
         #expect(Base64URL.encode([0xFB, 0xFF]) == "-_8")
+        #expect(Base64URL.decode("-_8") == [0xFB, 0xFF])
+        #expect(Base64URL.decode("Zm9v") == Array("foo".utf8))
+        #expect(Base64URL.decode("Zm8") == Array("fo".utf8))
+        #expect(Base64URL.decode("not base64!") == nil)
     }
 }

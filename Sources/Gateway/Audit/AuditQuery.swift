@@ -77,10 +77,8 @@ struct AuditQuery: Sendable, Equatable {
     }
 
     static func decodeCursor(_ text: String) -> Int64? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard text.count <= 32, let data = Data(base64Encoded: base64),
-              let decoded = String(data: data, encoding: .utf8), decoded.hasPrefix("a1:"),
+        guard text.count <= 32, let bytes = Base64URL.decode(text),
+              let decoded = String(validating: bytes, as: UTF8.self), decoded.hasPrefix("a1:"),
               let id = Int64(decoded.dropFirst(3)), id > 0 else { return nil }
         return id
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Unpadded base64url (RFC 4648 §5): hashed chat IDs, bearer tokens and audit cursors.
 enum Base64URL {
     static func encode(_ bytes: [UInt8]) -> String {
@@ -17,5 +19,12 @@ enum Base64URL {
             i += 3
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The bytes of unpadded base64url text, or nil when it is not that.
+    static func decode(_ text: String) -> [UInt8]? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64).map(Array.init)
     }
 }
