@@ -41,6 +41,7 @@ public final class EventLoop: TaskExecutor, Sendable {
     private static let readMask = cepoll_in() | cepoll_rdhup()
     private static let writeMask = cepoll_out()
     private static let failureMask = cepoll_err() | cepoll_hup()
+    private static let interestMasks: [(Interest, UInt32)] = [(.readable, readMask), (.writable, writeMask)]
 
     /// Starts the loop thread; call `shutdown()` to stop it.
     public init() throws {
@@ -158,24 +159,16 @@ public final class EventLoop: TaskExecutor, Sendable {
         let fd = waiter.fd
         let isNew = state.registrations[fd] == nil
         var registration = state.registrations[fd] ?? Registration(generation: state.makeGeneration())
-        switch waiter.interest {
-        case .readable:
-            guard registration.reader == nil else { return .failed(SocketError.failed(operation: "wait (already reading)", errno: EBUSY)) }
-            if registration.readable {
-                registration.readable = false
-                state.registrations[fd] = registration
-                return .ready
-            }
-            registration.reader = id
-        case .writable:
-            guard registration.writer == nil else { return .failed(SocketError.failed(operation: "wait (already writing)", errno: EBUSY)) }
-            if registration.writable {
-                registration.writable = false
-                state.registrations[fd] = registration
-                return .ready
-            }
-            registration.writer = id
+        guard registration[waiting: waiter.interest] == nil else {
+            let doing = waiter.interest == .readable ? "reading" : "writing"
+            return .failed(SocketError.failed(operation: "wait (already \(doing))", errno: EBUSY))
         }
+        if registration[pending: waiter.interest] {
+            registration[pending: waiter.interest] = false
+            state.registrations[fd] = registration
+            return .ready
+        }
+        registration[waiting: waiter.interest] = id
         // Added once; changed only when a writer starts waiting (EPOLLOUT on).
         if isNew || waiter.interest == .writable {
             guard control(fd, registration, isNew: isNew) else { return .failed(SocketError.makeFailed("epoll_ctl")) }
@@ -295,23 +288,15 @@ public final class EventLoop: TaskExecutor, Sendable {
         guard var registration = state.registrations[fd], registration.generation == generation else { return [] }
         let failed = events & Self.failureMask != 0
         var woken: [Waiter] = []
-        if failed || events & Self.readMask != 0 {
-            if let reader = registration.reader, let waiter = state.waiters.removeValue(forKey: reader) {
-                woken.append(waiter)
-                registration.reader = nil
-            } else {
-                registration.readable = true
+        for (interest, mask) in Self.interestMasks where failed || events & mask != 0 {
+            guard let id = registration[waiting: interest], let waiter = state.waiters.removeValue(forKey: id) else {
+                registration[pending: interest] = true
+                continue
             }
-        }
-        if failed || events & Self.writeMask != 0 {
-            if let writer = registration.writer, let waiter = state.waiters.removeValue(forKey: writer) {
-                woken.append(waiter)
-                registration.writer = nil
-                // No writer left: stop reporting output (a failure here only costs spare events).
-                _ = control(fd, registration, isNew: false)
-            } else {
-                registration.writable = true
-            }
+            woken.append(waiter)
+            registration[waiting: interest] = nil
+            // No writer left: stop reporting output (a failure here only costs spare events).
+            if interest == .writable { _ = control(fd, registration, isNew: false) }
         }
         state.registrations[fd] = registration
         return woken
@@ -342,6 +327,18 @@ extension EventLoop {
         /// Edges that came while nobody waited: the next wait returns at once.
         var readable = false
         var writable = false
+
+        /// The waiter for `interest`, if any.
+        subscript(waiting interest: Interest) -> UInt64? {
+            get { interest == .readable ? reader : writer }
+            set { if interest == .readable { reader = newValue } else { writer = newValue } }
+        }
+
+        /// Whether an edge for `interest` came while nobody waited.
+        subscript(pending interest: Interest) -> Bool {
+            get { interest == .readable ? readable : writable }
+            set { if interest == .readable { readable = newValue } else { writable = newValue } }
+        }
     }
 
     fileprivate enum Sleep {
