@@ -9,9 +9,9 @@ alternating the two servers so both see the same machine.
     Benchmarks/healthz_bench.py [--seconds 5] [--rounds 2]
 
 Prints requests/s, p50 and p99 per server and the gateway's ratios to the peer.
-Builds the peer on first use (about 3 minutes). Needs wrk (apt-get install wrk).
+Builds the peer on first use (about 3 minutes). Installs wrk when missing (as root with apt-get).
 """
-import argparse, os, re, shutil, subprocess, sys
+import argparse, os, re, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import throughput_bench as tb  # noqa: E402  (its Stack starts the database, sandbox and serve)
@@ -50,8 +50,8 @@ def main():
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    if not shutil.which("wrk"):
-        sys.exit("healthz_bench: wrk is missing (apt-get install wrk)")
+    if not tb.have_wrk():
+        sys.exit("healthz_bench: wrk is missing and cannot be installed (not root, no apt-get, or the install failed)")
     peer_bin = build_peer()
     peer_port = free_port()
     peer = subprocess.Popen([peer_bin, str(peer_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -274,9 +274,14 @@ def wrk(url, lua, logdir, name, threads, connections, seconds, finished=None):
 def have_wrk():
     if shutil.which("wrk"):
         return True
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return False
     print("throughput_bench: wrk is missing; trying apt-get install -y wrk", flush=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    quiet = dict(env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet).returncode != 0:
+        # A fresh machine's package lists may be empty or stale.
+        subprocess.run(["apt-get", "update", "-qq"], **quiet)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], **quiet)
     return shutil.which("wrk") is not None
 
 
@@ -389,7 +394,7 @@ end
 def repeat(report, args, state):
     section = "repeat"
     if not have_wrk():
-        report.skip(section, "wrk is not installed and apt-get install wrk failed")
+        report.skip(section, "wrk is not installed and cannot be (not root, no apt-get, or the install failed)")
         return
     with running_stack(section, 1) as stack:
         url = f"http://127.0.0.1:{stack.ports[0]}/accounts"
@@ -593,7 +598,7 @@ end
 def singles(report, args, state):
     section = "singles"
     if not have_wrk():
-        report.skip(section, "wrk is not installed and apt-get install wrk failed")
+        report.skip(section, "wrk is not installed and cannot be (not root, no apt-get, or the install failed)")
         return
     threads = 2
     quota = args.singles // threads
