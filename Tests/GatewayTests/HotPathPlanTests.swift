@@ -27,6 +27,32 @@ import Testing
         await database.drop()
     }
 
+    /// A repeated `POST /accounts` finds its row with one index probe: the insert
+    /// is not even attempted, so no speculative insertion, constraint checks or
+    /// conflict resolution (they cost twice the lookup on the busiest path).
+    @Test func aRepeatDoesNotAttemptTheInsert() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 1)
+        let input = try AccountInput.parse(["user_id": "plan_repeat", "nick": "n"], strategy: .verbatim)
+        let first = try await pool.withConnection {
+            try AccountStore.insertOrFind(input, requestID: "r1", caller: "c", insert: true, claimFor: nil, on: $0)
+        }
+        guard case .created = first else { Issue.record("the first request must create the account: \(String(describing: first))"); return }
+        let statement = AccountStore.insertOrFindStatement(input, requestID: "r2", caller: "c", insert: true, claimFor: nil)
+        let plan = try await pool.query("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) \(fragment: statement)").rows
+            .map { try $0.string("QUERY PLAN") }
+        #expect(plan.contains { $0.contains("Insert on accounts") }, "\(plan.joined(separator: "\n"))")
+        #expect(!plan.contains { $0.contains("Conflicting Tuples") && !$0.contains("Conflicting Tuples: 0") },
+                "\(plan.joined(separator: "\n"))")
+        let second = try await pool.withConnection {
+            try AccountStore.insertOrFind(input, requestID: "r2", caller: "c", insert: true, claimFor: nil, on: $0)
+        }
+        guard case .existing(let account) = second else { Issue.record("a repeat must find the row: \(String(describing: second))"); return }
+        #expect(account.userID == "plan_repeat" && account.nick == "n")
+        await pool.close()
+        await database.drop()
+    }
+
     /// Every `GET /audit` filter reads its page through an index in id order,
     /// never the whole trail (issue 11: action and outcome walked the table).
     @Test func everyAuditFilterUsesAnIndex() async throws {

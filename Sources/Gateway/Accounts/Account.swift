@@ -45,25 +45,28 @@ public struct Account: Sendable, Equatable {
     }
 }
 
-extension Account: Encodable {
-    enum CodingKeys: String, CodingKey {
-        case userID = "user_id", chatUserID = "chat_user_id", nick, faceURL = "face_url", status
-        case createdAt = "created_at", updatedAt = "updated_at", importedAt = "imported_at"
-        case attempts, lastError = "last_error"
-    }
-
-    /// Every key is always present; absent values are `null`, as the contract's body lists them.
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(userID, forKey: .userID)
-        try c.encode(chatUserID, forKey: .chatUserID)
-        try c.encode(nick, forKey: .nick)
-        try c.encode(faceURL, forKey: .faceURL)
-        try c.encode(status, forKey: .status)
-        try c.encode(RFC3339.string(createdAt), forKey: .createdAt)
-        try c.encode(RFC3339.string(updatedAt), forKey: .updatedAt)
-        try c.encode(importedAt.map(RFC3339.string), forKey: .importedAt)
-        try c.encode(attempts, forKey: .attempts)
-        try c.encode(lastError, forKey: .lastError)
+extension Account: JSONWritable {
+    /// Every key is always present, in sorted order; absent values are `null`, as the contract's body lists them.
+    func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("attempts", attempts)
+            json.field("chat_user_id", chatUserID)
+            json.field("created_at", RFC3339.string(createdAt))
+            json.field("face_url", faceURL)
+            json.field("imported_at", importedAt.map(RFC3339.string))
+            json.key("last_error")
+            if let lastError {
+                json.object { json in
+                    json.field("code", lastError.code)
+                    json.field("info", lastError.info)
+                }
+            } else {
+                json.null()
+            }
+            json.field("nick", nick)
+            json.field("status", status.rawValue)
+            json.field("updated_at", RFC3339.string(updatedAt))
+            json.field("user_id", userID)
+        }
     }
 }

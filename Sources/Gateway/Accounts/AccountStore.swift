@@ -69,25 +69,37 @@ enum AccountStore {
         _ input: AccountInput, requestID: String, caller: String, insert: Bool, claimFor owner: String?,
         on connection: PostgresConnection
     ) throws -> Found? {
+        let result = try connection.query(insertOrFindStatement(input, requestID: requestID, caller: caller, insert: insert,
+                                                                claimFor: owner))
+        guard let row = result.rows.first else { return nil }
+        let account = try decode(row)
+        return try row.bool("created") ? .created(account, claimed: owner != nil) : .existing(account)
+    }
+
+    /// `insertOrFind`'s statement. The lookup comes first: a repeat (the common
+    /// case) then costs one index probe, with no speculative insert and its
+    /// constraint checks.
+    static func insertOrFindStatement(
+        _ input: AccountInput, requestID: String, caller: String, insert: Bool, claimFor owner: String?
+    ) -> PostgresQuery {
         let leaseSeconds = ImportDelivery.leaseSeconds
-        let result = try connection.query("""
-            WITH created AS (
+        return """
+            WITH existing AS (
+                SELECT \(unescaped: columns) FROM accounts WHERE user_id = \(input.userID)
+            ), created AS (
                 INSERT INTO accounts (user_id, chat_user_id, nick, face_url, status, next_attempt_at, requested_by, request_id,
                                       lease_owner, lease_until, attempts)
                 SELECT \(input.userID), \(input.chatUserID), \(input.nick), \(input.faceURL), 'pending', now(), \(caller), \(requestID),
                        \(owner)::text, CASE WHEN \(owner)::text IS NULL THEN NULL ELSE now() + \(leaseSeconds)::integer * interval '1 second' END,
                        CASE WHEN \(owner)::text IS NULL THEN 0 ELSE 1 END
-                WHERE \(insert)::boolean
+                WHERE \(insert)::boolean AND NOT EXISTS (SELECT 1 FROM existing)
                 ON CONFLICT DO NOTHING
                 RETURNING \(unescaped: columns)
             )
             SELECT \(unescaped: columns), true AS created FROM created
             UNION ALL
-            SELECT \(unescaped: columns), false FROM accounts WHERE user_id = \(input.userID) AND NOT EXISTS (SELECT 1 FROM created)
-            """)
-        guard let row = result.rows.first else { return nil }
-        let account = try decode(row)
-        return try row.bool("created") ? .created(account, claimed: owner != nil) : .existing(account)
+            SELECT \(unescaped: columns), false FROM existing
+            """
     }
 
     /// Inserts the new accounts among `inputs` in one statement, in user_id

@@ -58,32 +58,25 @@ public struct AuditEvent: Sendable, Equatable {
 /// Text that came from a caller is made storable on the way (`AuditText`): a
 /// request refused for a NUL in its user_id is still audited, and an 8 KiB
 /// user_id in a path does not become an 8 KiB audit row.
-extension AuditEvent: Encodable {
-    enum CodingKeys: String, CodingKey {
-        case requestID = "request_id", caller, action, userID = "user_id", chatUserID = "chat_user_id", outcome
-        case httpStatus = "http_status", tencentErrorCode = "tencent_error_code"
-        case tencentErrorInfo = "tencent_error_info", attempt, latencyMilliseconds = "latency_ms"
-        case idempotencyKey = "idempotency_key", route
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encodeIfPresent(AuditText.storable(requestID, maxBytes: 200), forKey: .requestID)
-        try c.encodeIfPresent(AuditText.storable(caller, maxBytes: 200), forKey: .caller)
-        try c.encode(action, forKey: .action)
-        try c.encodeIfPresent(AuditText.storable(userID, maxBytes: 256), forKey: .userID)
-        try c.encodeIfPresent(AuditText.storable(chatUserID, maxBytes: 64), forKey: .chatUserID)
-        try c.encode(outcome, forKey: .outcome)
-        try c.encodeIfPresent(httpStatus, forKey: .httpStatus)
-        try c.encodeIfPresent(tencentErrorCode, forKey: .tencentErrorCode)
-        try c.encodeIfPresent(AuditText.storable(tencentErrorInfo, maxBytes: 1024), forKey: .tencentErrorInfo)
-        try c.encodeIfPresent(attempt, forKey: .attempt)
-        try c.encodeIfPresent(latencyMilliseconds, forKey: .latencyMilliseconds)
-        try c.encodeIfPresent(AuditText.storable(idempotencyKey, maxBytes: 255), forKey: .idempotencyKey)
-        try c.encodeIfPresent(AuditText.storable(route, maxBytes: 200), forKey: .route)
+extension AuditEvent: JSONWritable {
+    func write(to json: inout JSONWriter) {
+        json.object { json in
+            json.field("action", action.rawValue)
+            json.fieldIfPresent("attempt", attempt)
+            json.fieldIfPresent("caller", AuditText.storable(caller, maxBytes: 200))
+            json.fieldIfPresent("chat_user_id", AuditText.storable(chatUserID, maxBytes: 64))
+            json.fieldIfPresent("http_status", httpStatus)
+            json.fieldIfPresent("idempotency_key", AuditText.storable(idempotencyKey, maxBytes: 255))
+            json.fieldIfPresent("latency_ms", latencyMilliseconds)
+            json.field("outcome", outcome.rawValue)
+            json.fieldIfPresent("request_id", AuditText.storable(requestID, maxBytes: 200))
+            json.fieldIfPresent("route", AuditText.storable(route, maxBytes: 200))
+            json.fieldIfPresent("tencent_error_code", tencentErrorCode)
+            json.fieldIfPresent("tencent_error_info", AuditText.storable(tencentErrorInfo, maxBytes: 1024))
+            json.fieldIfPresent("user_id", AuditText.storable(userID, maxBytes: 256))
+        }
     }
 }
-
 
 extension AuditEvent {
     /// The text the chain hashes, byte for byte as `audit_canonical()` in

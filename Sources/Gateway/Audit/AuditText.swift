@@ -4,6 +4,8 @@
 enum AuditText {
     static func storable(_ text: String?, maxBytes: Int) -> String? {
         guard let text else { return nil }
+        // Printable ASCII, the common case, needs no look at Unicode properties.
+        if text.utf8.count <= maxBytes, text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         let clean = text.unicodeScalars.contains(where: \.isControlCharacter)
             ? String(String.UnicodeScalarView(text.unicodeScalars.map { $0.isControlCharacter ? "\u{FFFD}" : $0 }))
             : text

@@ -113,8 +113,16 @@ public final class GatewayApplication: Sendable {
     }
 
     static func json(_ status: Int, _ value: some Encodable, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        json(status, body: JSON.encode(value), headers: headers)
+    }
+
+    static func json(_ status: Int, _ value: some JSONWritable, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        json(status, body: JSON.encode(value), headers: headers)
+    }
+
+    private static func json(_ status: Int, body: [UInt8], headers: HTTPHeaders) -> HTTPResponse {
         var headers = headers
         headers.set("Content-Type", "application/json; charset=utf-8")
-        return HTTPResponse(status: status, headers: headers, body: JSON.encode(value))
+        return HTTPResponse(status: status, headers: headers, body: body)
     }
 }
