@@ -197,6 +197,13 @@ extension DatabaseTests {
                 try connection.query("SELECT \("abc\u{0}def")")
             }
             #expect(error?.kind == .invalidQuery)
+            // In the SQL itself, far from its start, and in a script.
+            let padding = String(repeating: " ", count: 2000)
+            for sql in ["SELECT 1\(padding)\u{0}", "SELECT \u{0}1", "\u{0}"] {
+                let statement = #expect(throws: PostgresError.self) { try connection.query(PostgresQuery(unsafeSQL: sql, binds: [])) }
+                let script = #expect(throws: PostgresError.self) { try connection.executeScript(sql) }
+                #expect(statement?.kind == .invalidQuery && script?.kind == .invalidQuery)
+            }
             #expect(try connection.query("SELECT 1 AS one")[0].int("one") == 1)
         }
 
