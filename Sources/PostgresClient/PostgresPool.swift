@@ -16,7 +16,8 @@ import Logging
 public final class PostgresPool: Sendable {
     public let size: Int
     public let acquireTimeout: Duration
-    private let configuration: PostgresConfiguration
+    /// What its connections are opened with; also for a `PostgresListener` beside the pool.
+    public let configuration: PostgresConfiguration
     private let logger: Logger
     private let threads: [ConnectionThread]
     private let state: Locked<State>
