@@ -259,7 +259,7 @@ public final class PostgresConnection {
         }
     }
 
-    func openHandle(query: String, file: String, line: Int) throws -> OpaquePointer {
+    private func openHandle(query: String, file: String, line: Int) throws -> OpaquePointer {
         guard let handle else {
             throw PostgresError(
                 kind: .connectionLost, message: "the connection is closed", query: query,
@@ -309,7 +309,7 @@ public final class PostgresConnection {
         }
     }
 
-    static func errorMessage(of handle: OpaquePointer) -> String {
+    private static func errorMessage(of handle: OpaquePointer) -> String {
         String(cString: PQerrorMessage(handle)).trimmingTrailingNewlines
     }
 }

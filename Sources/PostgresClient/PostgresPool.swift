@@ -16,8 +16,7 @@ import Logging
 public final class PostgresPool: Sendable {
     public let size: Int
     public let acquireTimeout: Duration
-    /// What its connections are opened with; also for a `PostgresListener` beside the pool.
-    public let configuration: PostgresConfiguration
+    private let configuration: PostgresConfiguration
     private let logger: Logger
     private let threads: [ConnectionThread]
     private let state: Locked<State>
