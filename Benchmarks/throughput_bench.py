@@ -647,6 +647,11 @@ def singles(report, args, state):
                key="drain_seconds")
     report.add(section, "stored / imported / failed rows", [stored, imported, failed],
                f"{num(stored)} / {num(imported)} / {failed}", key="stored_imported_failed")
+    singles_calls = stats["calls"].get("account_import", 0)
+    batch_calls = stats["calls"].get("multiaccount_import", 0)
+    report.add(section, "upstream calls account_import / multiaccount_import", [singles_calls, batch_calls],
+               f"{num(singles_calls)} / {num(batch_calls)} (about {num((imported - singles_calls) / max(batch_calls, 1), 1)} "
+               "accounts per batch call)", key="upstream_calls")
     all_imported = imported >= accepted and imported == stored and stats["accounts"] >= accepted
     report.add(section, "every accepted account imported", all_imported,
                f"{'yes' if all_imported else 'no'} (sandbox holds {num(stats['accounts'])})", "must hold",
