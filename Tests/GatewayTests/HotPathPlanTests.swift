@@ -20,7 +20,7 @@ import Testing
                                       decision: i % 2 == 0 ? .imported : .retry(after: .seconds(1), reason: .unexplained, code: 72000, info: "?"))
         }
         let event = AuditEvent(requestID: "r", caller: nil, action: .upstreamMultiaccountImport, outcome: .partial)
-        let statement = ImportDelivery.recordStatement(outcomes, event: event, owner: "replica", maxUnexplained: 5)
+        let statement = PostgresLeaseStore.recordStatement(outcomes, event: event, owner: "replica", maxUnexplained: 5)
         let plan = try await pool.query("EXPLAIN \(fragment: statement)").rows.map { try $0.string("QUERY PLAN") }
         #expect(!plan.contains { $0.contains("Seq Scan on accounts") }, "\(plan.joined(separator: "\n"))")
         await pool.close()

@@ -82,7 +82,7 @@ enum AccountStore {
     static func insertOrFindStatement(
         _ input: AccountInput, requestID: String, caller: String, insert: Bool, claimFor owner: String?
     ) -> PostgresQuery {
-        let leaseSeconds = ImportDelivery.leaseSeconds
+        let leaseSeconds = Lease.seconds
         return """
             WITH existing AS (
                 SELECT \(unescaped: columns) FROM accounts WHERE user_id = \(input.userID)

@@ -41,7 +41,7 @@ public final class GatewayApplication: Sendable {
         var policy = DeliveryPolicy()
         policy.maxUnexplainedAttempts = configuration.maxUnexplainedAttempts
         self.delivery = ImportDelivery(
-            pool: pool, upstream: upstream, policy: policy, signals: signals, owner: replicaID,
+            store: PostgresLeaseStore(pool: pool), upstream: upstream, policy: policy, signals: signals, owner: replicaID,
             metrics: metrics, logger: logger,
             importLimiter: RateLimiter(api: .accountImport, configuredRate: configuration.importRate,
                                        store: limitStore, metrics: metrics, logger: logger),
@@ -49,7 +49,7 @@ public final class GatewayApplication: Sendable {
                                       store: limitStore, metrics: metrics, logger: logger, headroom: RateLimiter.batchHeadroom),
             breaker: UpstreamBreaker(pool: pool, metrics: metrics, logger: logger))
         self.idempotency = IdempotencyStore(pool: pool)
-        self.imports = ImportService(delivery: delivery, wait: .milliseconds(configuration.waitMilliseconds),
+        self.imports = ImportService(pool: pool, delivery: delivery, wait: .milliseconds(configuration.waitMilliseconds),
                                      quota: BacklogQuota(perCaller: configuration.maxPendingPerCaller, total: configuration.maxPending,
                                                          drainRate: Double(configuration.importRate) * RateLimiter.headroom),
                                      logger: logger)

@@ -1,22 +1,7 @@
 import Foundation
 import Logging
-import PostgresClient
 
 extension ImportDelivery {
-    /// Claims these accounts where they are pending, due and free.
-    func claim(_ userIDs: [String]) async throws -> [Claim] {
-        guard !userIDs.isEmpty else { return [] }
-        let owner = self.owner
-        let list = JSON.text(userIDs)
-        return try await pool.query("""
-            UPDATE accounts SET lease_owner = \(owner), lease_until = now() + \(Self.leaseSeconds)::integer * interval '1 second',
-                attempts = attempts + 1, updated_at = now()
-            WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb)))
-                AND status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
-            RETURNING \(unescaped: Self.claimColumns)
-            """).rows.map(Self.decodeClaim)
-    }
-
     /// Delivers claimed accounts through multiaccount_import, at most 100 per
     /// call, each call waiting for a slot of the batch budget until `permitDeadline`.
     func deliverBatch(_ claims: [Claim], permitDeadline: ContinuousClock.Instant) async {

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresClient
 
 /// Makes one delivery attempt for a pending account: claim it (a lease, so one
 /// replica at a time calls Tencent for it), call upstream outside any
@@ -16,7 +15,7 @@ final class ImportDelivery: Sendable {
         var bulk: Bool
     }
 
-    let pool: PostgresPool
+    let store: LeaseStore
     let upstream: AccountUpstream
     let policy: DeliveryPolicy
     let signals: OutcomeSignals
@@ -27,10 +26,6 @@ final class ImportDelivery: Sendable {
     let doorbell = Doorbell()
     /// Deliveries under way in this replica, so shutdown can let them finish.
     private let inFlight = InFlightCounter()
-    /// How long a claim is held before others may take the account over; longer
-    /// than the upstream call's total timeout.
-    static let leaseSeconds = 30
-
     let metrics: GatewayMetrics
     /// The central budget, per upstream API.
     let importLimiter: RateLimiter
@@ -38,14 +33,14 @@ final class ImportDelivery: Sendable {
     /// Shared by every replica: no calls but a probe while the configuration is wrong.
     let breaker: UpstreamBreaker
 
-    init(pool: PostgresPool, upstream: AccountUpstream, policy: DeliveryPolicy,
+    init(store: LeaseStore, upstream: AccountUpstream, policy: DeliveryPolicy,
          signals: OutcomeSignals, owner: String, metrics: GatewayMetrics, logger: Logger,
          importLimiter: RateLimiter, batchLimiter: RateLimiter, breaker: UpstreamBreaker) {
         self.metrics = metrics
         self.breaker = breaker
         self.importLimiter = importLimiter
         self.batchLimiter = batchLimiter
-        self.pool = pool
+        self.store = store
         self.upstream = upstream
         self.policy = policy
         self.signals = signals
@@ -53,48 +48,20 @@ final class ImportDelivery: Sendable {
         self.logger = logger
     }
 
-    static let claimColumns: StaticString = """
-        user_id, chat_user_id, nick, face_url, status, created_at, updated_at, imported_at,
-        attempts, last_error_code, last_error_info, upstream_exists, requested_by, request_id, requested_in_bulk
-        """
-
-    static func decodeClaim(_ row: PostgresRow) throws -> Claim {
-        Claim(account: try AccountStore.decode(row), requestID: try row.optionalString("request_id"),
-              caller: try row.optionalString("requested_by"), bulk: try row.bool("requested_in_bulk"))
+    /// Claims one account if `Lease.isClaimable`.
+    func claim(_ userID: String) async throws -> Claim? {
+        try await store.claim([userID], owner: owner).first
     }
 
-    /// Claims one account if it is pending, due and not held by anyone.
-    func claim(_ userID: String) async throws -> Claim? {
-        let owner = self.owner
-        return try await pool.withConnection { connection in
-            let result = try connection.query("""
-                UPDATE accounts SET lease_owner = \(owner), lease_until = now() + \(Self.leaseSeconds)::integer * interval '1 second',
-                    attempts = attempts + 1, updated_at = now()
-                WHERE user_id = \(userID) AND status = 'pending' AND next_attempt_at <= now()
-                    AND (lease_until IS NULL OR lease_until < now())
-                RETURNING \(unescaped: Self.claimColumns)
-                """)
-            return try result.rows.first.map(Self.decodeClaim)
-        }
+    /// Claims these accounts where they are claimable.
+    func claim(_ userIDs: [String]) async throws -> [Claim] {
+        try await store.claim(userIDs, owner: owner)
     }
 
     /// Claims up to `limit` due accounts, oldest due first, skipping rows other
     /// replicas are claiming at the same moment.
     func claimDue(limit: Int) async throws -> [Claim] {
-        let owner = self.owner
-        return try await pool.withConnection { connection in
-            let result = try connection.query("""
-                UPDATE accounts SET lease_owner = \(owner), lease_until = now() + \(Self.leaseSeconds)::integer * interval '1 second',
-                    attempts = attempts + 1, updated_at = now()
-                WHERE user_id IN (
-                    SELECT user_id FROM accounts
-                    WHERE status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
-                    ORDER BY next_attempt_at LIMIT \(limit)
-                    FOR UPDATE SKIP LOCKED)
-                RETURNING \(unescaped: Self.claimColumns)
-                """)
-            return try result.rows.map(Self.decodeClaim)
-        }
+        try await store.claimDue(limit: limit, owner: owner)
     }
 
     /// Waits for a slot of the central budget until `permitDeadline`, calls
@@ -142,19 +109,9 @@ final class ImportDelivery: Sendable {
     /// Gives claims back unattempted (one statement), e.g. those no budget was reserved for.
     func giveBack(_ claims: [Claim], dueIn delay: Duration) async {
         guard !claims.isEmpty else { return }
-        let owner = self.owner
         let userIDs = claims.map(\.account.userID)
-        let list = JSON.text(userIDs)
         do {
-            _ = try await pool.query("""
-                UPDATE accounts SET attempts = greatest(attempts - 1, 0), lease_owner = NULL, lease_until = NULL,
-                    next_attempt_at = now() + \(max(delay.milliseconds, 10))::integer * interval '1 millisecond'
-                WHERE user_id = ANY (ARRAY(
-                    SELECT user_id FROM accounts
-                    WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb))) AND status = 'pending'
-                        AND lease_owner = \(owner)
-                    ORDER BY user_id FOR UPDATE))
-                """)
+            try await store.giveBack(userIDs, owner: owner, dueIn: delay)
         } catch {
             logger.warning("could not give claims back; their leases expire by themselves",
                            metadata: ["claims": "\(userIDs.count)"].adding(error))
@@ -272,11 +229,8 @@ final class ImportDelivery: Sendable {
         while inFlight.value > 0 && ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(50))
         }
-        let owner = self.owner
         do {
-            let released = try await pool.query("""
-                UPDATE accounts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = \(owner) AND status = 'pending'
-                """).affectedRows
+            let released = try await store.releaseAll(owner: owner)
             logger.info("released leases", metadata: ["leases.released": "\(released)"])
         } catch {
             logger.warning("could not release leases; they expire by themselves", metadata: .error(error))

@@ -5,6 +5,8 @@ import PostgresClient
 /// The request path of `POST /accounts`: store the intent durably, try to
 /// deliver it within the caller's wait budget, answer with what is known.
 struct ImportService: Sendable {
+    /// Where intents are stored and outcomes read.
+    let pool: PostgresPool
     let delivery: ImportDelivery
     /// How long a request waits for its account's outcome before answering 202.
     let wait: Duration
@@ -13,7 +15,6 @@ struct ImportService: Sendable {
     let quota: BacklogQuota
     let logger: Logger
 
-    private var pool: PostgresPool { delivery.pool }
     private var signals: OutcomeSignals { delivery.signals }
 
     /// The answer to one import request.
