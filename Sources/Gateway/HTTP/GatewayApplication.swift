@@ -47,7 +47,7 @@ public final class GatewayApplication: Sendable {
                                        store: limitStore, metrics: metrics, logger: logger),
             batchLimiter: RateLimiter(api: .multiaccountImport, configuredRate: configuration.batchRate,
                                       store: limitStore, metrics: metrics, logger: logger, headroom: RateLimiter.batchHeadroom),
-            breaker: UpstreamBreaker(pool: pool, metrics: metrics, logger: logger))
+            breaker: UpstreamBreaker(store: PostgresBreakerStore(pool: pool), metrics: metrics, logger: logger))
         self.idempotency = IdempotencyStore(pool: pool)
         self.imports = ImportService(pool: pool, delivery: delivery, wait: .milliseconds(configuration.waitMilliseconds),
                                      quota: BacklogQuota(perCaller: configuration.maxPendingPerCaller, total: configuration.maxPending,

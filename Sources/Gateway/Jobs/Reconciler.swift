@@ -30,7 +30,7 @@ public struct Reconciler: Sendable {
         self.upstream = upstream
         self.limiter = RateLimiter(api: .accountCheck, configuredRate: Self.checkRate, store: PostgresRateLimitStore(pool: pool),
                                    metrics: metrics, logger: logger)
-        self.breaker = UpstreamBreaker(pool: pool, metrics: metrics, logger: logger)
+        self.breaker = UpstreamBreaker(store: PostgresBreakerStore(pool: pool), metrics: metrics, logger: logger)
         self.logger = logger
     }
 

@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import PostgresClient
 
 /// The circuit breaker for misconfiguration, shared by every replica through
 /// `upstream_breaker` (schema/sql/0007). After a misconfiguration answer (wrong
@@ -37,15 +36,15 @@ actor UpstreamBreaker {
     static let firstProbeInterval = 30
     static let maxProbeInterval = 300
 
-    let pool: PostgresPool
+    let store: BreakerStore
     let metrics: GatewayMetrics
     let logger: Logger
     let refreshInterval: Duration
     private var known: Open?
     private var readAt: ContinuousClock.Instant?
 
-    init(pool: PostgresPool, metrics: GatewayMetrics, logger: Logger, refreshInterval: Duration = .seconds(1)) {
-        self.pool = pool
+    init(store: BreakerStore, metrics: GatewayMetrics, logger: Logger, refreshInterval: Duration = .seconds(1)) {
+        self.store = store
         self.metrics = metrics
         self.logger = logger
         self.refreshInterval = refreshInterval
@@ -68,16 +67,9 @@ actor UpstreamBreaker {
 
     private func read() async -> Open? {
         do {
-            let rows = try await pool.query("""
-                SELECT reason_code, reason, opened_at,
-                       greatest(0, extract(epoch FROM next_probe_at - now()) * 1000)::bigint AS probe_in_ms
-                FROM upstream_breaker
-                """).rows
+            let stored = try await store.read()
             let now = ContinuousClock.now
-            known = try rows.first.map { row in
-                Open(code: try row.optionalInt("reason_code"), reason: try row.string("reason"), openedAt: try row.date("opened_at"),
-                     nextProbe: now + .milliseconds(try row.int("probe_in_ms")))
-            }
+            known = stored.map { Open(code: $0.open.code, reason: $0.open.reason, openedAt: $0.open.openedAt, nextProbe: now + $0.probeIn) }
             readAt = now
             metrics.setMisconfigured(known != nil)
         } catch {
@@ -95,14 +87,9 @@ actor UpstreamBreaker {
         let now = ContinuousClock.now
         if open.nextProbe > now { return .wait(open.nextProbe - now) }
         do {
-            let taken = try await pool.query("""
-                UPDATE upstream_breaker SET next_probe_at = now() + probe_interval_s * interval '1 second'
-                WHERE next_probe_at <= now()
-                RETURNING probe_interval_s
-                """).rows.first
+            let taken = try await store.takeProbe()
             readAt = nil
-            if let taken {
-                let interval = try taken.int("probe_interval_s")
+            if let interval = taken {
                 logger.notice("upstream circuit breaker: probing with one call", metadata: [
                     "breaker.reason_code": "\(open.code.map(String.init) ?? "none")", "breaker.probe_interval_s": "\(interval)",
                 ])
@@ -118,20 +105,9 @@ actor UpstreamBreaker {
     /// doubles the time to the next one.
     func reportMisconfiguration(code: Int?, reason: String, probe: Bool) async {
         do {
-            let row = try await pool.query("""
-                INSERT INTO upstream_breaker (reason_code, reason, probe_interval_s, next_probe_at)
-                VALUES (\(code), \(reason), \(Self.firstProbeInterval)::integer, now() + \(Self.firstProbeInterval)::integer * interval '1 second')
-                ON CONFLICT (id) DO UPDATE SET reason_code = EXCLUDED.reason_code, reason = EXCLUDED.reason,
-                    probe_interval_s = CASE WHEN \(probe) THEN least(\(Self.maxProbeInterval)::integer, upstream_breaker.probe_interval_s * 2)
-                                            ELSE upstream_breaker.probe_interval_s END,
-                    next_probe_at = CASE WHEN \(probe)
-                        THEN now() + least(\(Self.maxProbeInterval)::integer, upstream_breaker.probe_interval_s * 2) * interval '1 second'
-                        ELSE upstream_breaker.next_probe_at END
-                RETURNING probe_interval_s, (xmax = 0) AS opened
-                """).rows.first
+            let (interval, opened) = try await store.open(code: code, reason: reason, probe: probe,
+                                                          firstInterval: Self.firstProbeInterval, maxInterval: Self.maxProbeInterval)
             readAt = nil
-            let opened = try row?.bool("opened") ?? false
-            let interval = try row?.int("probe_interval_s") ?? Self.firstProbeInterval
             metrics.setMisconfigured(true)
             if opened || probe {
                 logger.error(opened ? "upstream circuit breaker opened: Tencent calls stop but for one probe per interval; fix the configuration"
@@ -149,18 +125,13 @@ actor UpstreamBreaker {
     func reportSuccess() async {
         guard known != nil else { return }
         do {
-            let closed = try await pool.query("DELETE FROM upstream_breaker RETURNING reason_code").rows.first
+            let closed = try await store.close()
             known = nil
             readAt = .now
             metrics.setMisconfigured(false)
-            if let closed {
-                // What waited for the configuration is due now, not when its deferral ends.
-                _ = try await pool.query("""
-                    UPDATE accounts SET next_attempt_at = now()
-                    WHERE status = 'pending' AND next_attempt_at > now() AND lease_owner IS NULL
-                    """)
+            if closed.wasOpen {
                 logger.notice("upstream circuit breaker closed: a call succeeded", metadata: [
-                    "breaker.reason_code": "\((try? closed.optionalInt("reason_code")).flatMap { $0 }.map(String.init) ?? "none")",
+                    "breaker.reason_code": "\(closed.code.map(String.init) ?? "none")",
                 ])
             }
         } catch {
@@ -171,7 +142,7 @@ actor UpstreamBreaker {
     /// The configuration changed (a new key was loaded): probe at once instead of waiting out the interval.
     func probeSoon() async {
         do {
-            _ = try await pool.query("UPDATE upstream_breaker SET next_probe_at = now(), probe_interval_s = \(Self.firstProbeInterval)::integer")
+            try await store.probeSoon(firstInterval: Self.firstProbeInterval)
             readAt = nil
         } catch {
             logger.warning("cannot schedule an upstream breaker probe", metadata: .error(error))
