@@ -2,9 +2,4 @@
 public struct FieldError: Sendable, Equatable, Codable {
     public var field: String
     public var message: String
-
-    public init(field: String, message: String) {
-        self.field = field
-        self.message = message
-    }
 }
