@@ -60,29 +60,48 @@ extension HTTPRequestParser {
     /// `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2): an IP literal in
     /// brackets or a name of unreserved, percent-encoded and sub-delim characters,
     /// but no userinfo, path or list of hosts (so no '@', '/' or ','), and not empty.
+    /// Byte by byte: it runs on every request.
     static func isValidHost(_ value: String) -> Bool {
-        var host = Substring(value)
-        if host.hasPrefix("[") {
-            guard let close = host.firstIndex(of: "]") else { return false }
-            let literal = host[host.index(after: host.startIndex)..<close]
-            guard !literal.isEmpty, literal.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return false }
-            host = host[host.index(after: close)...]
-            return host.isEmpty || isValidPort(host)
+        let bytes = value.utf8
+        if bytes.first == UInt8(ascii: "[") {
+            guard let close = bytes.firstIndex(of: UInt8(ascii: "]")) else { return false }
+            let literal = bytes[bytes.index(after: bytes.startIndex)..<close]
+            guard !literal.isEmpty, literal.allSatisfy(isIPLiteralByte) else { return false }
+            let port = bytes[bytes.index(after: close)...]
+            return port.isEmpty || isValidPort(port)
         }
-        if let colon = host.lastIndex(of: ":") {
-            guard isValidPort(host[colon...]) else { return false }
-            host = host[..<colon]
+        var name = bytes[...]
+        if let colon = bytes.lastIndex(of: UInt8(ascii: ":")) {
+            guard isValidPort(bytes[colon...]) else { return false }
+            name = bytes[..<colon]
         }
-        let allowed = Set("-._~%!$&'()*+;=".utf8)
-        return !host.isEmpty && host.utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
-                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || allowed.contains(byte)
-        }
+        return !name.isEmpty && name.allSatisfy(isRegNameByte)
     }
 
     /// `":" *DIGIT`, at most five digits.
-    private static func isValidPort(_ text: Substring) -> Bool {
-        text.first == ":" && text.count <= 6 && text.dropFirst().allSatisfy { $0.isASCII && $0.isNumber }
+    private static func isValidPort(_ text: Substring.UTF8View) -> Bool {
+        text.first == UInt8(ascii: ":") && text.count <= 6
+            && text.dropFirst().allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+
+    /// Hex digits, ':' and '.' (IPv6, and IPv4 at its end).
+    private static func isIPLiteralByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"),
+             UInt8(ascii: ":"), UInt8(ascii: "."): true
+        default: false
+        }
+    }
+
+    /// unreserved, pct-encoded (its '%') and sub-delims (RFC 3986 §3.2.2).
+    private static func isRegNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "%"),
+             UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("), UInt8(ascii: ")"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ";"), UInt8(ascii: "="): true
+        default: false
+        }
     }
 
     /// `field-name ":" OWS field-value OWS`; obs-fold and whitespace before

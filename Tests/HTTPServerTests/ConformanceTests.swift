@@ -23,7 +23,7 @@ struct ConformanceTests {
 
     /// RFC 9112 §3.2: a Host that is not `uri-host [":" port]` is a 400.
     @Test(arguments: ["", "user@example.com", "example.com/path", "a.example, b.example", "example.com:80:80", "[::1", "exa mple.com",
-                      "example.com:123456"])
+                      "example.com:123456", "[::g]", "[]:80", "example.com:8a", "ex\u{00E4}mple.com"])
     func invalidHostIs400(_ host: String) async throws {
         let result = try await answer("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n")
         #expect(result.status == 400, "Host: '\(host)'")
