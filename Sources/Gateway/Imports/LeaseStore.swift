@@ -8,7 +8,7 @@ import Foundation
 /// an in-memory store and the SQL is tested against the same rules.
 protocol LeaseStore: Sendable {
     /// Claims those of these accounts that `Lease.isClaimable`: each gets one
-    /// more attempt and is held by `owner` for `Lease.duration`.
+    /// more attempt and is held by `owner` for `Lease.seconds`.
     func claim(_ userIDs: [String], owner: String) async throws -> [ImportDelivery.Claim]
     /// Claims up to `limit` claimable accounts, oldest due first, skipping those
     /// other replicas are claiming at the same moment.
