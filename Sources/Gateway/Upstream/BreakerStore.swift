@@ -62,15 +62,18 @@ struct PostgresBreakerStore: BreakerStore {
         return (try row?.int("probe_interval_s") ?? firstInterval, try row?.bool("opened") ?? false)
     }
 
+    /// One statement: the breaker closes and what waited for it becomes due
+    /// together, or neither happens.
     func close() async throws -> (wasOpen: Bool, code: Int?) {
-        guard let closed = try await pool.query("DELETE FROM upstream_breaker RETURNING reason_code").rows.first else {
-            return (false, nil)
-        }
         // What waited for the configuration is due now, not when its deferral ends.
-        _ = try await pool.query("""
-            UPDATE accounts SET next_attempt_at = now()
-            WHERE status = 'pending' AND next_attempt_at > now() AND lease_owner IS NULL
-            """)
+        let closed = try await pool.query("""
+            WITH closed AS (DELETE FROM upstream_breaker RETURNING reason_code),
+            due AS (
+                UPDATE accounts SET next_attempt_at = now()
+                WHERE EXISTS (SELECT FROM closed) AND status = 'pending' AND next_attempt_at > now() AND lease_owner IS NULL)
+            SELECT reason_code FROM closed
+            """).rows.first
+        guard let closed else { return (false, nil) }
         return (true, try closed.optionalInt("reason_code"))
     }
 
