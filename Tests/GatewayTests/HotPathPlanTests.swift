@@ -53,6 +53,55 @@ import Testing
         await database.drop()
     }
 
+    /// A new account claimed for delivery gets its call slot in the statement
+    /// that stores it (one round trip less on the request path); a repeat, or an
+    /// insert without a claim, leaves the central budget alone.
+    @Test func aClaimedNewAccountReservesItsSlotInTheSameStatement() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 1)
+        func tat() async throws -> Double {
+            try await pool.query("""
+                SELECT extract(epoch FROM tat)::float8 AS tat FROM rate_limits WHERE api = 'account_import'
+                """).rows[0].double("tat")
+        }
+        let slot = AccountStore.SlotRequest(api: "account_import", rate: 100, maxWaitMilliseconds: 1_000)
+        let input = try AccountInput.parse(["user_id": "slot_new"], strategy: .verbatim)
+        let before = try await tat()
+        let first = try await pool.withConnection {
+            try AccountStore.insertOrFind(input, requestID: "r1", caller: "c", insert: true, claimFor: "replica",
+                                          reserving: slot, on: $0)
+        }
+        guard case .created(let account, claimed: true, let reserved?) = first else {
+            Issue.record("a claimed new account must come with its slot: \(String(describing: first))"); return
+        }
+        #expect(account.userID == "slot_new" && account.attempts == 1)
+        #expect(reserved.reservation.granted == 1)
+        #expect(reserved.reservation.spacing == .milliseconds(10))
+        let afterFirst = try await tat()
+        #expect(afterFirst > before, "the reservation must move the budget's next free slot")
+
+        // The same account again: found, and no slot taken.
+        let repeated = try await pool.withConnection {
+            try AccountStore.insertOrFind(input, requestID: "r2", caller: "c", insert: true, claimFor: "replica",
+                                          reserving: slot, on: $0)
+        }
+        guard case .existing = repeated else { Issue.record("a repeat must find the row: \(String(describing: repeated))"); return }
+        #expect(try await tat() == afterFirst)
+
+        // A new account stored without a claim (no delivery from this request): no slot either.
+        let unclaimed = try AccountInput.parse(["user_id": "slot_unclaimed"], strategy: .verbatim)
+        let stored = try await pool.withConnection {
+            try AccountStore.insertOrFind(unclaimed, requestID: "r3", caller: "c", insert: true, claimFor: nil,
+                                          reserving: slot, on: $0)
+        }
+        guard case .created(_, claimed: false, slot: nil) = stored else {
+            Issue.record("an unclaimed account takes no slot: \(String(describing: stored))"); return
+        }
+        #expect(try await tat() == afterFirst)
+        await pool.close()
+        await database.drop()
+    }
+
     /// Every `GET /audit` filter reads its page through an index in id order,
     /// never the whole trail (issue 11: action and outcome walked the table).
     @Test func everyAuditFilterUsesAnIndex() async throws {

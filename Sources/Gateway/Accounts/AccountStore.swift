@@ -55,32 +55,53 @@ enum AccountStore {
     /// What one statement found for a request: the account it created (and,
     /// with an owner, claimed for delivery), or the row already there.
     enum Found {
-        case created(Account, claimed: Bool)
+        /// `slot`: the call slot reserved for a claimed account, when one was asked for.
+        case created(Account, claimed: Bool, slot: RateLimiter.Reserved?)
         case existing(Account)
+    }
+
+    /// The call slot a claimed new account's delivery asks for in the statement
+    /// that stores it (see `rate_limit_reserve`): one round trip saved on the
+    /// request path of a new account.
+    struct SlotRequest: Sendable {
+        var api: String
+        var rate: Double
+        /// The slot must begin within this many milliseconds, or none is granted.
+        var maxWaitMilliseconds: Int
     }
 
     /// The common cases of `POST /accounts` in one round trip: inserts a new
     /// pending account (unless `insert` is false), claimed for `owner` when one is
-    /// given so the caller can deliver it at once; or, when the user_id exists,
+    /// given so the caller can deliver it at once, and with the slot of its call
+    /// reserved when `slot` is given too; or, when the user_id exists,
     /// returns that row as committed. Nil when neither is seen: a concurrent
     /// insert committed after this statement began, or the chat_user_id belongs
     /// to another user_id; the locking path sorts those out.
     static func insertOrFind(
         _ input: AccountInput, requestID: String, caller: String, insert: Bool, claimFor owner: String?,
-        on connection: PostgresConnection
+        reserving slot: SlotRequest? = nil, on connection: PostgresConnection
     ) throws -> Found? {
+        let slot = owner == nil ? nil : slot
+        let sent = ContinuousClock.now
         let result = try connection.query(insertOrFindStatement(input, requestID: requestID, caller: caller, insert: insert,
-                                                                claimFor: owner))
+                                                                claimFor: owner, reserving: slot))
+        let received = ContinuousClock.now
         guard let row = result.rows.first else { return nil }
         let account = try decode(row)
-        return try row.bool("created") ? .created(account, claimed: owner != nil) : .existing(account)
+        guard try row.bool("created") else { return .existing(account) }
+        let reserved = try slot.map { _ in
+            RateLimiter.Reserved(reservation: try PostgresRateLimitStore.decodeReservation(row), sent: sent, received: received)
+        }
+        return .created(account, claimed: owner != nil, slot: reserved)
     }
 
     /// `insertOrFind`'s statement. The lookup comes first: a repeat (the common
     /// case) then costs one index probe, with no speculative insert and its
-    /// constraint checks.
+    /// constraint checks. The slot is reserved only when the account was created
+    /// (a one-time filter: `rate_limit_reserve` is not called otherwise).
     static func insertOrFindStatement(
-        _ input: AccountInput, requestID: String, caller: String, insert: Bool, claimFor owner: String?
+        _ input: AccountInput, requestID: String, caller: String, insert: Bool, claimFor owner: String?,
+        reserving slot: SlotRequest? = nil
     ) -> PostgresQuery {
         let leaseSeconds = Lease.seconds
         return """
@@ -95,10 +116,15 @@ enum AccountStore {
                 WHERE \(insert)::boolean AND NOT EXISTS (SELECT 1 FROM existing)
                 ON CONFLICT DO NOTHING
                 RETURNING \(unescaped: columns)
+            ), reserved AS (
+                SELECT granted, first_offset_us, spacing_us, next_free_us, factor, now_us
+                FROM rate_limit_reserve(\(slot?.api ?? ""), \(slot?.rate ?? 0), 1, \(max(0, slot?.maxWaitMilliseconds ?? 0))::integer)
+                WHERE \(slot != nil)::boolean AND EXISTS (SELECT 1 FROM created)
             )
-            SELECT \(unescaped: columns), true AS created FROM created
+            SELECT \(unescaped: columns), true AS created, r.granted, r.first_offset_us, r.spacing_us, r.next_free_us, r.factor, r.now_us
+            FROM created LEFT JOIN reserved r ON true
             UNION ALL
-            SELECT \(unescaped: columns), false FROM existing
+            SELECT \(unescaped: columns), false, NULL, NULL, NULL, NULL, NULL, NULL FROM existing
             """
     }
 

@@ -71,13 +71,15 @@ final class ImportDelivery: Sendable {
     /// claim is given back, not counted as an attempt, and due again when
     /// budget is expected to be free (at once when the worker can coalesce it
     /// through the batch budget).
+    /// `reserved`: the slot the statement that claimed the account reserved.
     /// Returns the account as recorded, or nil when nothing was (no slot, or the record failed).
     @discardableResult
-    func deliver(_ claim: Claim, permitDeadline: ContinuousClock.Instant) async -> Account? {
+    func deliver(_ claim: Claim, permitDeadline: ContinuousClock.Instant, reserved: RateLimiter.Reserved? = nil) async -> Account? {
         inFlight.add(1)
         defer { inFlight.add(-1) }
         let limiter = limiter(for: claim.account)
-        let grant = await limiter.acquire(deadline: permitDeadline)
+        // A slot reserved for account_import is no use to an account that goes through multiaccount_import.
+        let grant = await limiter.acquire(deadline: permitDeadline, reserved: limiter === importLimiter ? reserved : nil)
         guard grant.permitted else {
             // The worker may still serve it at once through the batch budget, coalesced with others.
             var batchSoon = false

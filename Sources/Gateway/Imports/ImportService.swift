@@ -71,16 +71,22 @@ struct ImportService: Sendable {
         let breakerOpen = await delivery.breaker.state() != nil
         let deliverNow = refusal == nil && servable && !breakerOpen
         let owner = delivery.owner
+        // The claimed account's call slot is reserved in the same statement.
+        let limiter = delivery.importLimiter
+        let slot = limiter.reservesInPostgres
+            ? AccountStore.SlotRequest(api: limiter.api.rawValue, rate: limiter.rate,
+                                       maxWaitMilliseconds: (slotDeadline(deadline) - .now).milliseconds)
+            : nil
         let found = try await pool.withConnection { connection in
             try AccountStore.insertOrFind(input, requestID: requestID, caller: caller, insert: refusal == nil,
-                                          claimFor: deliverNow ? owner : nil, on: connection)
+                                          claimFor: deliverNow ? owner : nil, reserving: slot, on: connection)
         }
         let intent: Intent
         switch found {
-        case .created(let account, claimed: true):
+        case .created(let account, claimed: true, let reserved):
             let claim = ImportDelivery.Claim(account: account, requestID: requestID, caller: caller, bulk: false)
-            return await follow(account, wasImported: false, deadline: deadline, claim: claim)
-        case .created(let account, claimed: false):
+            return await follow(account, wasImported: false, deadline: deadline, claim: claim, reserved: reserved)
+        case .created(let account, claimed: false, _):
             intent = .queued(account, wasImported: false)
         case .existing(let account) where account.status == .imported && !account.changes(input):
             intent = .unchanged(account)
@@ -98,16 +104,16 @@ struct ImportService: Sendable {
         case .queued(let account, _) where breakerOpen:
             return Outcome(kind: .pending, account: account)
         case .queued(let account, let wasImported):
-            return await follow(account, wasImported: wasImported, deadline: deadline, claim: nil)
+            return await follow(account, wasImported: wasImported, deadline: deadline, claim: nil, reserved: nil)
         }
     }
 
     /// Delivers the claim, or follows someone else's delivery, until the deadline.
     private func follow(_ account: Account, wasImported: Bool, deadline: ContinuousClock.Instant,
-                        claim: ImportDelivery.Claim?) async -> Outcome {
+                        claim: ImportDelivery.Claim?, reserved: RateLimiter.Reserved?) async -> Outcome {
         let final: Account
         do {
-            final = try await awaitResolution(of: account, deadline: deadline, claim: claim)
+            final = try await awaitResolution(of: account, deadline: deadline, claim: claim, reserved: reserved)
         } catch {
             // The intent is committed: whatever fails now, the worker finishes the import.
             logger.warning("cannot follow the import; answering pending", metadata: [
@@ -222,13 +228,14 @@ struct ImportService: Sendable {
         deadline - wait / 2
     }
 
-    /// Delivers `claim` when given, otherwise attempts delivery whenever the
+    /// Delivers `claim` when given (at the `reserved` slot, when its statement
+    /// reserved one), otherwise attempts delivery whenever the
     /// account is due and free, and waits for someone's outcome in between, until
     /// it resolves or the deadline passes. When the account's own API cannot
     /// serve it before the deadline, the request leaves it to the worker, which
     /// coalesces it through the batch budget, and waits for that outcome.
     private func awaitResolution(of account: Account, deadline: ContinuousClock.Instant,
-                                 claim first: ImportDelivery.Claim?) async throws -> Account {
+                                 claim first: ImportDelivery.Claim?, reserved: RateLimiter.Reserved?) async throws -> Account {
         var selfDelivers = first != nil
         if first == nil {
             selfDelivers = await delivery.limiter(for: account).mayServe(before: slotDeadline(deadline))
@@ -242,6 +249,7 @@ struct ImportService: Sendable {
         }
         let userID = account.userID
         var claim = first
+        var reserved = reserved
         while true {
             let remaining = deadline - .now
             if claim == nil && selfDelivers { claim = try await delivery.claim(userID) }
@@ -250,7 +258,9 @@ struct ImportService: Sendable {
                 // Unstructured: the attempt completes and is recorded even if
                 // this request answers 202 before it does.
                 let slotDeadline = slotDeadline(deadline)
-                let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: slotDeadline) }
+                let slot = reserved
+                reserved = nil
+                let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: slotDeadline, reserved: slot) }
                 // The recorded outcome comes back with the attempt: no read needed.
                 guard let recorded = await attempt.value(within: max(remaining, .zero)) ?? nil else {
                     // No slot in time (or no record): from now on the worker delivers it.

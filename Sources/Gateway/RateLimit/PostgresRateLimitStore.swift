@@ -11,7 +11,12 @@ struct PostgresRateLimitStore: RateLimitStore {
             SELECT granted, first_offset_us, spacing_us, next_free_us, factor, now_us
             FROM rate_limit_reserve(\(api), \(rate), \(count)::integer, \(maxWaitMilliseconds)::integer)
             """).rows[0]
-        return RateLimitReservation(
+        return try Self.decodeReservation(row)
+    }
+
+    /// A row of `rate_limit_reserve`'s columns (granted, first_offset_us, spacing_us, next_free_us, factor, now_us).
+    static func decodeReservation(_ row: PostgresRow) throws -> RateLimitReservation {
+        RateLimitReservation(
             granted: try row.int("granted"), firstOffset: .microseconds(try row.double("first_offset_us")),
             spacing: .microseconds(try row.double("spacing_us")), nextFree: .microseconds(try row.double("next_free_us")),
             factor: try row.double("factor"), databaseNowMicroseconds: try row.double("now_us"))

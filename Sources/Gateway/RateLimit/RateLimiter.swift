@@ -98,13 +98,34 @@ actor RateLimiter {
         return min(60, max(1, Int(wait.rounded(.up))))
     }
 
+    /// A reservation some other statement made on this limiter's behalf (the
+    /// insert of a new account reserves its call's slot in the same round trip),
+    /// with the local moments its statement was sent and answered.
+    struct Reserved: Sendable {
+        var reservation: RateLimitReservation
+        var sent: ContinuousClock.Instant
+        var received: ContinuousClock.Instant
+    }
+
+    /// Whether another statement may reserve for this limiter (`Reserved`): only
+    /// when the budget lives in PostgreSQL, where that statement runs.
+    nonisolated var reservesInPostgres: Bool { store is PostgresRateLimitStore }
+
     /// One call: waits for its slot until `deadline`; true when the call may go out now.
     /// A slot this replica woke up too late for (a busy host) is lost, and another
-    /// one is reserved while the deadline allows.
-    func acquire(deadline: ContinuousClock.Instant) async -> (permitted: Bool, retryAfter: Duration) {
-        let started = ContinuousClock.now
+    /// one is reserved while the deadline allows. `reserved`: the first slot was
+    /// reserved already, by the statement that claimed the account.
+    func acquire(deadline: ContinuousClock.Instant, reserved: Reserved? = nil) async -> (permitted: Bool, retryAfter: Duration) {
+        let started = reserved?.received ?? ContinuousClock.now
+        var first = reserved.map { adopt($0) }
         while true {
-            let grant = await reserve(1, deadline: deadline)
+            let grant: Grant
+            if let taken = first {
+                grant = taken
+                first = nil
+            } else {
+                grant = await reserve(1, deadline: deadline)
+            }
             guard let slot = grant.slots.first else { return (false, grant.retryAfter) }
             if await Self.waitFor(slot) {
                 metrics.rateLimitWait(.now - started, api: api.rawValue)
@@ -117,6 +138,9 @@ actor RateLimiter {
 
     /// Sleeps until the slot; false when it wakes too late to use it, or was cancelled (shutdown).
     nonisolated static func waitFor(_ slot: ContinuousClock.Instant) async -> Bool {
+        // A slot already begun needs no timer (and no wake-up on another thread).
+        let now = ContinuousClock.now
+        if slot <= now { return !Task.isCancelled && now - slot <= lateness }
         do {
             try await Task.sleep(until: slot, clock: .continuous)
         } catch {
@@ -161,21 +185,12 @@ actor RateLimiter {
                 let sent = ContinuousClock.now
                 let reservation = try await store.reserve(api: api.rawValue, rate: rate, count: total, maxWait: maxWait)
                 let received = ContinuousClock.now
-                clock.record(databaseMicroseconds: reservation.databaseNowMicroseconds, sent: sent, received: received)
-                metrics.rateLimitReservation(api: api.rawValue, granted: reservation.granted, factor: reservation.factor,
-                                             reservedAhead: reservation.nextFree)
-                let first = reservation.databaseNowMicroseconds + Double(reservation.firstOffset.microseconds)
-                let spacing = Double(reservation.spacing.microseconds)
-                let slot = { (index: Int) -> ContinuousClock.Instant in
-                    // Never before the moment the database reserved it, as far as this replica can tell.
-                    max(self.clock.local(first + spacing * Double(index)) ?? received, sent)
-                }
+                let granted = slots(of: Reserved(reservation: reservation, sent: sent, received: received))
                 let nextFree = received + reservation.nextFree
-                lastNextFree = (received, nextFree)
                 var assigned = 0
                 for _ in 0..<taken where assigned < reservation.granted {
                     let waiter = queue.removeFirst()
-                    let slots = (assigned..<min(assigned + waiter.count, reservation.granted)).map(slot)
+                    let slots = Array(granted[assigned..<min(assigned + waiter.count, reservation.granted)])
                     assigned += slots.count
                     waiter.continuation.resume(returning: Grant(slots: slots, retryAfter: slots.count < waiter.count ? reservation.nextFree : .zero))
                 }
@@ -188,6 +203,28 @@ actor RateLimiter {
             }
         }
         reserving = false
+    }
+
+    /// A reservation's slots on this replica's clock; notes what it tells about
+    /// the database's clock and the budget ahead.
+    private func slots(of reserved: Reserved) -> [ContinuousClock.Instant] {
+        let (reservation, sent, received) = (reserved.reservation, reserved.sent, reserved.received)
+        clock.record(databaseMicroseconds: reservation.databaseNowMicroseconds, sent: sent, received: received)
+        metrics.rateLimitReservation(api: api.rawValue, granted: reservation.granted, factor: reservation.factor,
+                                     reservedAhead: reservation.nextFree)
+        lastNextFree = (received, received + reservation.nextFree)
+        let first = reservation.databaseNowMicroseconds + Double(reservation.firstOffset.microseconds)
+        let spacing = Double(reservation.spacing.microseconds)
+        return (0..<reservation.granted).map { index in
+            // Never before the moment the database reserved it, as far as this replica can tell.
+            max(clock.local(first + spacing * Double(index)) ?? received, sent)
+        }
+    }
+
+    /// A reservation made by another statement, as the grant of one call.
+    private func adopt(_ reserved: Reserved) -> Grant {
+        let slots = slots(of: reserved)
+        return Grant(slots: Array(slots.prefix(1)), retryAfter: slots.isEmpty ? reserved.reservation.nextFree : .zero)
     }
 
     private func deny(retryAfter: Duration, where shouldDeny: (Waiter) -> Bool) {
