@@ -131,6 +131,31 @@ import Testing
         }
     }
 
+    /// A new account's final answer (201 or 422) is audited in the statement
+    /// that records its upstream outcome: one round trip less, and the two events
+    /// share a transaction (the same xmin), the request's after the call's, with
+    /// its latency; exactly one event per request.
+    @Test func aNewAccountsAnswerIsAuditedWithItsOutcome() async throws {
+        var options = GatewayHarness.Options()
+        options.accountQuota = 1
+        try await GatewayHarness.with(options) { h in
+            #expect(try await h.postAccount(#"{"user_id":"fold_ok"}"#).status == 201)
+            #expect(try await h.postAccount(#"{"user_id":"fold_rejected"}"#).status == 422)
+            let rows = try await h.pool.query("""
+                SELECT action, http_status, latency_ms, tencent_error_code, xmin::text AS transaction FROM audit_events ORDER BY id
+                """).rows
+            #expect(try rows.map { try $0.string("action") } == [
+                "upstream.account_import", "account.import", "upstream.account_import", "account.import",
+            ])
+            #expect(try rows.map { try $0.optionalInt("http_status") } == [nil, 201, nil, 422])
+            #expect(try rows[3].optionalInt("tencent_error_code") == 70398)
+            for pair in [(0, 1), (2, 3)] {
+                #expect(try rows[pair.0].string("transaction") == rows[pair.1].string("transaction"), "not written with the outcome")
+                #expect(try rows[pair.1].optionalInt("latency_ms") != nil)
+            }
+        }
+    }
+
     @Test func outageAnswers202AndTheWorkerDeliversLater() async throws {
         let outage = OutageUpstream.Switch()
         var options = GatewayHarness.Options()

@@ -74,7 +74,7 @@ import Testing
                 ImportDelivery.OutcomeRow("imported", sent: UpstreamAccount(chatUserID: "c-imported", nick: nil, faceURL: nil), decision: .rejected(code: 1, info: "x")),
             ]
             let event = AuditEvent(requestID: "r", caller: nil, action: .upstreamMultiaccountImport, outcome: .partial)
-            let recorded = try await store.record(outcomes, event: event, owner: "replica-a", maxUnexplained: 5)
+            let recorded = try await store.record(outcomes, event: event, requestEvent: nil, owner: "replica-a", maxUnexplained: 5)
                 .sorted { $0.userID < $1.userID }
             seen.append("recorded \(recorded.map { "\($0.userID)=\($0.status.rawValue),imported_at:\($0.importedAt != nil),exists:\($0.upstreamExists)" })")
             seen.append("released \(try await store.releaseAll(owner: "replica-c"))")
@@ -84,6 +84,53 @@ import Testing
         #expect(answers[0][0] == "claimed [\"abandoned\", \"free\", \"puzzling\", \"renamed\"]")
         #expect(answers[0][3] == "recorded [\"free=imported,imported_at:true,exists:true\", "
             + "\"puzzling=failed,imported_at:false,exists:false\", \"renamed=pending,imported_at:false,exists:true\"]")
+        await pool.close()
+        await database.drop()
+    }
+
+    /// A request's own event goes with its account's outcome only when the
+    /// record leaves the account as the event says (imported, or failed), never
+    /// when the profile changed meanwhile and the account stays pending; in both
+    /// stores alike, and in the chain after the call's event.
+    @Test func aRequestEventIsWrittenWithItsOutcomeOnlyWhenTheOutcomeIsAsPredicted() async throws {
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 1)
+        let memory = MemoryLeaseStore()
+        try await seed(pool, memory)
+        let stores: [(String, LeaseStore)] = [("postgres", PostgresLeaseStore(pool: pool)), ("memory", memory)]
+        var answers: [[String]] = []
+        for (_, store) in stores {
+            _ = try await store.claim(["free", "renamed"], owner: "replica-a")
+            var written: [String] = []
+            for (userID, sentNick) in [("free", nil), ("renamed", "old")] as [(String, String?)] {
+                let call = AuditEvent(requestID: "r-\(userID)", caller: "c", action: .upstreamAccountImport, userID: userID,
+                                      outcome: .imported)
+                let request = AuditEvent(requestID: "r-\(userID)", caller: "c", action: .accountImport, userID: userID,
+                                         outcome: .imported, httpStatus: 201)
+                let outcome = ImportDelivery.OutcomeRow(userID, sent: UpstreamAccount(chatUserID: "c-" + userID, nick: sentNick, faceURL: nil),
+                                                        decision: .imported)
+                let recorded = try await store.record(
+                    [outcome], event: call, requestEvent: ImportDelivery.ConditionalEvent(event: request, userID: userID, status: .imported),
+                    owner: "replica-a", maxUnexplained: 5)
+                written.append("\(userID)=\(recorded.map(\.status.rawValue))")
+            }
+            let events: [String]
+            if store is MemoryLeaseStore {
+                events = memory.events.map { "\($0.action.rawValue) \($0.userID ?? "")" }
+            } else {
+                events = try await pool.query("SELECT action, user_id FROM audit_events ORDER BY id").rows
+                    .map { "\(try $0.string("action")) \(try $0.string("user_id"))" }
+            }
+            answers.append(written + events)
+        }
+        #expect(answers[0] == answers[1])
+        #expect(answers[0] == [
+            "free=[\"imported\"]", "renamed=[\"pending\"]",
+            "upstream.account_import free", "account.import free", "upstream.account_import renamed",
+        ])
+        // The chain holds across the conditional insert.
+        let report = try await AuditVerifier(pool: pool).verify()
+        #expect(report.firstBroken == nil && report.checked == 3, "\(report)")
         await pool.close()
         await database.drop()
     }

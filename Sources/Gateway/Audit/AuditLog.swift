@@ -37,8 +37,11 @@ final class AuditLog: Sendable {
     /// The INSERT of events, in order; id, at, prev_hash and hash are the trigger's.
     /// One statement text for any number of events (they travel as one JSON
     /// parameter), so the connection prepares it once.
-    static func insert(_ events: [AuditEvent]) -> PostgresQuery {
+    /// `lastOnlyIf`: the last event is written only if this condition holds in
+    /// the same statement (a request's event that describes the outcome recorded with it).
+    static func insert(_ events: [AuditEvent], lastOnlyIf condition: PostgresQuery? = nil) -> PostgresQuery {
         let rows = JSON.text(events)
+        let keep: PostgresQuery = condition.map { "e.position < \(events.count) OR \(fragment: $0)" } ?? "true"
         return """
             INSERT INTO audit_events (request_id, caller, action, user_id, chat_user_id, outcome, http_status,
                 tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, prev_hash, hash, at, id)
@@ -49,6 +52,7 @@ final class AuditLog: Sendable {
                 attempt integer, latency_ms integer, idempotency_key text, route text))
                 WITH ORDINALITY AS e(request_id, caller, action, user_id, chat_user_id, outcome, http_status,
                     tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, position)
+            WHERE \(fragment: keep)
             ORDER BY e.position
             """
     }

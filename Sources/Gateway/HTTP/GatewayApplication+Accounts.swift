@@ -73,19 +73,20 @@ extension GatewayApplication {
     }
 
     /// Stores the intent, tries to deliver it, and answers with what is known.
-    private func importAccount(_ input: AccountInput, caller: String, context: RequestContext, event: AuditEvent) async throws -> RouteResult {
-        var event = event
-        let outcome = try await imports.importAccount(input, caller: caller, requestID: context.requestID)
-        event.attempt = outcome.account.attempts
-        event.outcome = outcome.kind.auditOutcome
-        event.httpStatus = outcome.httpStatus
-        if let error = outcome.account.lastError {
-            event.tencentErrorCode = error.code
-            event.tencentErrorInfo = error.info
+    private func importAccount(_ input: AccountInput, caller: String, context: RequestContext, event template: AuditEvent) async throws -> RouteResult {
+        let started = context.started
+        // A final answer of this request's own upstream call is audited in the statement that records it.
+        let offer = RequestEventOffer { outcome in
+            var event = Self.event(template, for: outcome)
+            event.latencyMilliseconds = (ContinuousClock.now - started).milliseconds
+            return event
         }
+        let outcome = try await imports.importAccount(input, caller: caller, requestID: context.requestID, requestEvent: offer)
+        let event = Self.event(template, for: outcome)
         if outcome.kind == .rejected, let error = outcome.account.lastError {
             let rejection = GatewayError.rejectedByTencent(code: error.code, info: error.info)
-            return RouteResult(response: rejection.response(requestID: context.requestID), event: event, committed: true)
+            return RouteResult(response: rejection.response(requestID: context.requestID), event: event, committed: true,
+                               eventRecorded: outcome.eventRecorded)
         }
         var headers = HTTPHeaders()
         headers.set("Location", Self.location(of: outcome.account.userID))
@@ -94,7 +95,20 @@ extension GatewayApplication {
             headers.set("Retry-After", String(wait))
         }
         return RouteResult(response: Self.json(outcome.httpStatus, outcome.account, headers: headers), event: event,
-                           committed: outcome.kind != .alreadyImported)
+                           committed: outcome.kind != .alreadyImported, eventRecorded: outcome.eventRecorded)
+    }
+
+    /// The audit event of a `POST /accounts` answered with `outcome`.
+    static func event(_ template: AuditEvent, for outcome: ImportService.Outcome) -> AuditEvent {
+        var event = template
+        event.attempt = outcome.account.attempts
+        event.outcome = outcome.kind.auditOutcome
+        event.httpStatus = outcome.httpStatus
+        if let error = outcome.account.lastError {
+            event.tencentErrorCode = error.code
+            event.tencentErrorInfo = error.info
+        }
+        return event
     }
 
     static func location(of userID: String) -> String {

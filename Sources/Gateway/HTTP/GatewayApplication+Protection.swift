@@ -16,6 +16,8 @@ extension GatewayApplication {
         /// must go out even if its audit event cannot be written, since a 503
         /// would tell the caller nothing happened.
         var committed = false
+        /// The event is written already (with the outcome it describes, see `RequestEventOffer`).
+        var eventRecorded = false
     }
 
     /// Authenticates, checks the role, runs the handler, maps its errors, and
@@ -41,6 +43,11 @@ extension GatewayApplication {
 
         do {
             let result = try await handler(request, context)
+            if result.eventRecorded, let event = result.event {
+                metrics.auditEvent(action: event.action.rawValue)
+                if event.action == .accountImport { metrics.importOutcome(event.outcome.rawValue) }
+                return result.response
+            }
             return await finish(result.response, event: result.event, context: context, committed: result.committed)
         } catch {
             let response = mapUnexpected(error, context: context)

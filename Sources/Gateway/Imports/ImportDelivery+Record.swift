@@ -40,10 +40,37 @@ extension ImportDelivery {
         }
     }
 
-    /// The outcomes of one upstream call and its audit event, together.
+    /// A request's own audit event, written with its account's outcome only if
+    /// the record leaves that account `status` (the answer the event describes).
+    struct ConditionalEvent: Sendable {
+        var event: AuditEvent
+        var userID: String
+        var status: Account.Status
+    }
+
+    /// The outcomes of one upstream call and its audit event, together (and
+    /// `requestEvent` after it, on its condition).
     /// Returns the accounts it changed, as they now are.
     @discardableResult
-    func record(_ outcomes: [OutcomeRow], event: AuditEvent) async throws -> [Account] {
-        try await store.record(outcomes, event: event, owner: owner, maxUnexplained: policy.maxUnexplainedAttempts)
+    func record(_ outcomes: [OutcomeRow], event: AuditEvent, requestEvent: ConditionalEvent? = nil) async throws -> [Account] {
+        try await store.record(outcomes, event: event, requestEvent: requestEvent, owner: owner,
+                               maxUnexplained: policy.maxUnexplainedAttempts)
+    }
+
+    /// The account as a final decision leaves it (status and last error, as
+    /// `record` sets them unless its profile changed meanwhile); nil for a retry.
+    static func predictedFinal(_ account: Account, after decision: DeliveryDecision) -> Account? {
+        var final = account
+        switch decision {
+        case .imported:
+            final.status = .imported
+            final.lastError = nil
+        case .rejected(let code, let info):
+            final.status = .failed
+            final.lastError = Account.UpstreamError(code: code, info: info)
+        case .retry:
+            return nil
+        }
+        return final
     }
 }

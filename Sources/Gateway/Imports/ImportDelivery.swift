@@ -13,6 +13,9 @@ final class ImportDelivery: Sendable {
         var caller: String?
         /// Asked for in bulk (a batch, an `import`): delivered through multiaccount_import.
         var bulk: Bool
+        /// The event of the request that created the account and delivers it now,
+        /// to be recorded with a final outcome.
+        var requestEvent: RequestEventOffer? = nil
     }
 
     let store: LeaseStore
@@ -182,14 +185,21 @@ final class ImportDelivery: Sendable {
             return await explain(claim)
         }
 
+        // A final outcome of the request's own call: the request's event goes in the same statement.
+        let offer = explaining ? nil : claim.requestEvent
+        let requestEvent = Self.predictedFinal(account, after: decision).flatMap { final in
+            offer?.take(predicting: final).map { ConditionalEvent(event: $0, userID: account.userID, status: final.status) }
+        }
         var recorded: Account?
         do {
-            recorded = try await record([OutcomeRow(account.userID, sent: sent, decision: decision)], event: event).first
+            recorded = try await record([OutcomeRow(account.userID, sent: sent, decision: decision)], event: event,
+                                        requestEvent: requestEvent).first
             metrics.auditEvent(action: event.action.rawValue)
         } catch {
             log.error("could not record the upstream outcome; the lease will expire and the import be retried",
                       metadata: .error(error))
         }
+        if let requestEvent { offer?.settle(written: recorded?.status == requestEvent.status) }
         if let recorded { noteUnexplainedEnd(recorded, decision: decision, log: log) }
         signals.signal(account.userID)
         return recorded

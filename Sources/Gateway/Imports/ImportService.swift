@@ -44,6 +44,8 @@ struct ImportService: Sendable {
 
         var kind: Kind
         var account: Account
+        /// The request's own audit event was written with the outcome (see `RequestEventOffer`).
+        var eventRecorded = false
     }
 
     /// What the first transaction found and did.
@@ -58,7 +60,10 @@ struct ImportService: Sendable {
         }
     }
 
-    func importAccount(_ input: AccountInput, caller: String, requestID: String) async throws -> Outcome {
+    /// `requestEvent`: the request's audit event, recorded with the outcome when
+    /// this request delivers a new account and its answer is final (`Outcome.eventRecorded`).
+    func importAccount(_ input: AccountInput, caller: String, requestID: String,
+                       requestEvent: RequestEventOffer? = nil) async throws -> Outcome {
         let deadline = ContinuousClock.now + wait
         // Over its backlog quota, a caller may still ask about accounts already
         // imported as asked (200, no upstream call); anything to queue gets 429.
@@ -84,7 +89,8 @@ struct ImportService: Sendable {
         let intent: Intent
         switch found {
         case .created(let account, claimed: true, let reserved):
-            let claim = ImportDelivery.Claim(account: account, requestID: requestID, caller: caller, bulk: false)
+            let claim = ImportDelivery.Claim(account: account, requestID: requestID, caller: caller, bulk: false,
+                                             requestEvent: requestEvent)
             return await follow(account, wasImported: false, deadline: deadline, claim: claim, reserved: reserved)
         case .created(let account, claimed: false, _):
             intent = .queued(account, wasImported: false)
@@ -121,9 +127,11 @@ struct ImportService: Sendable {
             ].adding(error))
             return Outcome(kind: .pending, account: account)
         }
+        // Settled by now: the attempt that could record the event has ended (awaitResolution waits for it).
+        let eventRecorded = claim?.requestEvent?.withdraw() == .written
         switch final.status {
-        case .imported: return Outcome(kind: wasImported ? .updated : .imported, account: final)
-        case .failed: return Outcome(kind: .rejected, account: final)
+        case .imported: return Outcome(kind: wasImported ? .updated : .imported, account: final, eventRecorded: eventRecorded)
+        case .failed: return Outcome(kind: .rejected, account: final, eventRecorded: eventRecorded)
         case .pending: return Outcome(kind: .pending, account: final)
         }
     }
@@ -262,7 +270,13 @@ struct ImportService: Sendable {
                 reserved = nil
                 let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: slotDeadline, reserved: slot) }
                 // The recorded outcome comes back with the attempt: no read needed.
-                guard let recorded = await attempt.value(within: max(remaining, .zero)) ?? nil else {
+                var result = await attempt.value(within: max(remaining, .zero))
+                if result == nil, current.requestEvent?.withdraw() == .taken {
+                    // The attempt is recording this request's event with its outcome (the call
+                    // is over): the answer must be that outcome, a round trip away.
+                    result = await attempt.value
+                }
+                guard let recorded = result ?? nil else {
                     // No slot in time (or no record): from now on the worker delivers it.
                     selfDelivers = false
                     continue

@@ -16,10 +16,11 @@ protocol LeaseStore: Sendable {
     /// Gives `owner`'s claims of these accounts back unattempted (the attempt is
     /// not counted), due again after `delay`.
     func giveBack(_ userIDs: [String], owner: String, dueIn delay: Duration) async throws
-    /// One upstream call's outcomes and its audit event, in one transaction.
+    /// One upstream call's outcomes and its audit event, in one transaction;
+    /// then `requestEvent`, if its account ends with its status.
     /// Returns the accounts it changed, as they now are.
-    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, owner: String,
-                maxUnexplained: Int) async throws -> [Account]
+    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, requestEvent: ImportDelivery.ConditionalEvent?,
+                owner: String, maxUnexplained: Int) async throws -> [Account]
     /// Gives back every lease `owner` holds (at shutdown). Returns how many.
     func releaseAll(owner: String) async throws -> Int
 }

@@ -71,17 +71,24 @@ struct PostgresLeaseStore: LeaseStore {
             """)
     }
 
-    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, owner: String,
-                maxUnexplained: Int) async throws -> [Account] {
-        try await pool.query(Self.recordStatement(outcomes, event: event, owner: owner, maxUnexplained: maxUnexplained))
+    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, requestEvent: ImportDelivery.ConditionalEvent?,
+                owner: String, maxUnexplained: Int) async throws -> [Account] {
+        try await pool.query(Self.recordStatement(outcomes, event: event, requestEvent: requestEvent, owner: owner,
+                                                  maxUnexplained: maxUnexplained))
             .rows.map(AccountStore.decode)
     }
 
     /// `record`'s one statement: one round trip, and the audit chain's lock is
     /// held for no longer than that statement's commit. The status is
     /// `OutcomeRow.status(currentNick:…)`, imported_at `OutcomeRow.confirms`.
-    static func recordStatement(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, owner: String, maxUnexplained: Int) -> PostgresQuery {
+    static func recordStatement(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent,
+                                requestEvent: ImportDelivery.ConditionalEvent? = nil, owner: String, maxUnexplained: Int) -> PostgresQuery {
         let rows = JSON.text(outcomes)
+        let audit = requestEvent.map { conditional in
+            AuditLog.insert([event, conditional.event], lastOnlyIf: """
+                EXISTS (SELECT 1 FROM outcome WHERE user_id = \(conditional.userID) AND status = \(conditional.status.rawValue))
+                """)
+        } ?? AuditLog.insert([event])
         return """
             WITH s AS (
                 SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,
@@ -109,7 +116,7 @@ struct PostgresLeaseStore: LeaseStore {
                 -- with the record set (estimated at 100 rows) scans the whole table.
                 FROM s WHERE a.user_id = ANY (ARRAY(SELECT user_id FROM locked)) AND a.user_id = s.user_id AND a.status = 'pending'
                 RETURNING a.*
-            ), audit AS (\(fragment: AuditLog.insert([event])))
+            ), audit AS (\(fragment: audit))
             SELECT \(unescaped: AccountStore.columns) FROM outcome
             """
     }

@@ -71,11 +71,16 @@ final class MemoryLeaseStore: LeaseStore {
         }
     }
 
-    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, owner: String,
-                maxUnexplained: Int) async throws -> [Account] {
+    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, requestEvent: ImportDelivery.ConditionalEvent?,
+                owner: String, maxUnexplained: Int) async throws -> [Account] {
         let now = Date()
         return state.withLock { state in
             state.events.append(event)
+            defer {
+                if let requestEvent, state.rows[requestEvent.userID]?.account.status == requestEvent.status {
+                    state.events.append(requestEvent.event)
+                }
+            }
             return outcomes.compactMap { outcome in
                 guard var row = state.rows[outcome.userID], row.account.status == .pending else { return nil }
                 let (nick, faceURL) = (row.account.nick, row.account.faceURL)
