@@ -206,12 +206,12 @@ import Testing
     @Test func timeUntilTheBudgetIsGrantableAgain() async throws {
         let store = FakeStore(spacing: .milliseconds(100))
         let limiter = limiter(store)
-        #expect(await limiter.timeUntilGrantable(within: .seconds(1)) == .zero)  // nothing known yet
+        #expect(limiter.timeUntilGrantable(within: .seconds(1)) == .zero)  // nothing known yet
         let grant = await limiter.reserve(20, deadline: .now + .seconds(3))
         #expect(grant.slots.count == 20)  // the budget is taken 2 s ahead
-        let wait = await limiter.timeUntilGrantable(within: .milliseconds(500))
+        let wait = limiter.timeUntilGrantable(within: .milliseconds(500))
         #expect(wait > .milliseconds(1_300) && wait <= .milliseconds(1_500))
-        #expect(await limiter.grantableSoon(within: .milliseconds(500)) == 0)
+        #expect(limiter.grantableSoon(within: .milliseconds(500)) == 0)
     }
 
     /// A slot woken up for too late is not used, but the call is not given up

@@ -91,7 +91,7 @@ extension GatewayApplication {
         var headers = HTTPHeaders()
         headers.set("Location", Self.location(of: outcome.account.userID))
         if outcome.kind == .pending {
-            let wait = await delivery.limiter(for: outcome.account).secondsUntilFree()
+            let wait = delivery.limiter(for: outcome.account).secondsUntilFree()
             headers.set("Retry-After", String(wait))
         }
         return RouteResult(response: Self.json(outcome.httpStatus, outcome.account, headers: headers), event: event,

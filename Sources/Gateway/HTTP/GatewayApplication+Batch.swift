@@ -42,7 +42,7 @@ extension GatewayApplication {
         event.outcome = counts[.pending, default: 0] > 0 ? .pending
             : counts[.failed, default: 0] > 0 ? (counts[.imported, default: 0] > 0 ? .partial : .rejected) : .imported
         var headers = HTTPHeaders()
-        if status == 202 { headers.set("Retry-After", String(await delivery.batchLimiter.secondsUntilFree())) }
+        if status == 202 { headers.set("Retry-After", String(delivery.batchLimiter.secondsUntilFree())) }
         return RouteResult(response: Self.json(status, BatchAnswer(results: results), headers: headers), event: event,
                            committed: true)
     }

@@ -86,7 +86,7 @@ final class ImportDelivery: Sendable {
         guard grant.permitted else {
             // The worker may still serve it at once through the batch budget, coalesced with others.
             var batchSoon = false
-            if limiter !== batchLimiter { batchSoon = await batchLimiter.mayServe(before: .now + .seconds(1)) }
+            if limiter !== batchLimiter { batchSoon = batchLimiter.mayServe(before: .now + .seconds(1)) }
             await giveBack(claim, dueIn: batchSoon ? .zero : grant.retryAfter)
             if batchSoon { doorbell.ring() }
             return nil

@@ -71,7 +71,7 @@ struct ImportService: Sendable {
         // A new account is claimed in the statement that stores it, so this request
         // delivers it with no further round trip; not when account_import's budget
         // is reserved beyond the first half of the wait (the worker then coalesces it).
-        let servable = await delivery.importLimiter.mayServe(before: slotDeadline(deadline))
+        let servable = delivery.importLimiter.mayServe(before: slotDeadline(deadline))
         // While the breaker is open no call can go out for a while: store the intent and answer 202 at once.
         let breakerOpen = await delivery.breaker.state() != nil
         let deliverNow = refusal == nil && servable && !breakerOpen
@@ -246,11 +246,11 @@ struct ImportService: Sendable {
                                  claim first: ImportDelivery.Claim?, reserved: RateLimiter.Reserved?) async throws -> Account {
         var selfDelivers = first != nil
         if first == nil {
-            selfDelivers = await delivery.limiter(for: account).mayServe(before: slotDeadline(deadline))
+            selfDelivers = delivery.limiter(for: account).mayServe(before: slotDeadline(deadline))
             if !selfDelivers {
                 // Both budgets reserved beyond the deadline: waiting could not change
                 // the answer, so 202 at once, and the budget goes to the backlog first.
-                let batchSoon = await delivery.batchLimiter.mayServe(before: deadline)
+                let batchSoon = delivery.batchLimiter.mayServe(before: deadline)
                 guard batchSoon else { return account }
                 delivery.doorbell.ring()
             }

@@ -48,14 +48,14 @@ struct ImportWorker: Sendable {
                 }
                 // Claim only what the shared budgets can serve soon: claims given back
                 // unattempted cost round trips and churn the table for nothing.
-                let singles = await delivery.importLimiter.grantableSoon(within: permitHorizon)
-                let batches = await delivery.batchLimiter.grantableSoon(within: permitHorizon)
+                let singles = delivery.importLimiter.grantableSoon(within: permitHorizon)
+                let batches = delivery.batchLimiter.grantableSoon(within: permitHorizon)
                 let servable = probeOnly ? min(free, 1) : min(free, claimLimit, singles + batches * ImportDelivery.maxBatchCall)
                 if servable <= 0 {
                     // Both budgets are reserved beyond the horizon (or the in-flight cap is
                     // reached): sleep until one frees up, rather than polling.
-                    let untilImport = await delivery.importLimiter.timeUntilGrantable(within: permitHorizon)
-                    let untilBatch = await delivery.batchLimiter.timeUntilGrantable(within: permitHorizon)
+                    let untilImport = delivery.importLimiter.timeUntilGrantable(within: permitHorizon)
+                    let untilBatch = delivery.batchLimiter.timeUntilGrantable(within: permitHorizon)
                     let wait = free <= 0 ? .milliseconds(50) : min(untilImport, untilBatch)
                     try? await Task.sleep(for: min(max(wait, .milliseconds(1)), .seconds(1)))
                     continue

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// This replica's door to the central budget of one upstream API. Callers
 /// queue first come, first served; whoever is waiting when a reservation goes
@@ -32,8 +33,10 @@ actor RateLimiter {
     private var queue: [Waiter] = []
     private var reserving = false
     private var clock = ClockMapping()
-    /// When the last reservation said the shared budget frees up, and when it said so.
-    private var lastNextFree: (said: ContinuousClock.Instant, nextFree: ContinuousClock.Instant)?
+    /// When the last reservation said the shared budget frees up, and when it
+    /// said so. Read without entering the actor: the request path asks on
+    /// every request, and an actor hop there is a wake-up on another thread.
+    private let lastNextFree = Mutex<(said: ContinuousClock.Instant, nextFree: ContinuousClock.Instant)?>(nil)
 
     /// The limiter aims this share of the configured rate, and a call that
     /// cannot go out within `lateness` of its slot does not go out at all:
@@ -70,30 +73,30 @@ actor RateLimiter {
 
     /// Whether a call asked for now could get a slot before `deadline`, as far as
     /// the last reservation (under a second old) tells; unknown counts as yes.
-    func mayServe(before deadline: ContinuousClock.Instant) -> Bool {
-        guard let last = lastNextFree, ContinuousClock.now - last.said < .seconds(1) else { return true }
+    nonisolated func mayServe(before deadline: ContinuousClock.Instant) -> Bool {
+        guard let last = lastNextFree.withLock({ $0 }), ContinuousClock.now - last.said < .seconds(1) else { return true }
         return last.nextFree <= deadline
     }
 
     /// About how many slots a reservation now would get within `horizon`, as
     /// the last reservation (under a second old) tells; unknown counts as a full batch.
-    func grantableSoon(within horizon: Duration) -> Int {
-        guard let last = lastNextFree, ContinuousClock.now - last.said < .seconds(1) else { return maxBatch }
+    nonisolated func grantableSoon(within horizon: Duration) -> Int {
+        guard let last = lastNextFree.withLock({ $0 }), ContinuousClock.now - last.said < .seconds(1) else { return maxBatch }
         let room = (ContinuousClock.now + horizon - last.nextFree).seconds
         return max(0, min(maxBatch, Int(room * rate)))
     }
 
     /// How long until `grantableSoon(within: horizon)` can be more than zero, as the
     /// last reservation told (zero when unknown or already so).
-    func timeUntilGrantable(within horizon: Duration) -> Duration {
-        guard let last = lastNextFree, ContinuousClock.now - last.said < .seconds(1) else { return .zero }
+    nonisolated func timeUntilGrantable(within horizon: Duration) -> Duration {
+        guard let last = lastNextFree.withLock({ $0 }), ContinuousClock.now - last.said < .seconds(1) else { return .zero }
         return max(.zero, last.nextFree - horizon - ContinuousClock.now)
     }
 
     /// Whole seconds until the shared budget is free for a new call, as the last
     /// reservation told (1 to 60): the `Retry-After` of a 202.
-    func secondsUntilFree() -> Int {
-        guard let last = lastNextFree else { return 1 }
+    nonisolated func secondsUntilFree() -> Int {
+        guard let last = lastNextFree.withLock({ $0 }) else { return 1 }
         let wait = (last.nextFree - ContinuousClock.now).seconds
         return min(60, max(1, Int(wait.rounded(.up))))
     }
@@ -212,7 +215,7 @@ actor RateLimiter {
         clock.record(databaseMicroseconds: reservation.databaseNowMicroseconds, sent: sent, received: received)
         metrics.rateLimitReservation(api: api.rawValue, granted: reservation.granted, factor: reservation.factor,
                                      reservedAhead: reservation.nextFree)
-        lastNextFree = (received, received + reservation.nextFree)
+        lastNextFree.withLock { $0 = (received, received + reservation.nextFree) }
         let first = reservation.databaseNowMicroseconds + Double(reservation.firstOffset.microseconds)
         let spacing = Double(reservation.spacing.microseconds)
         return (0..<reservation.granted).map { index in

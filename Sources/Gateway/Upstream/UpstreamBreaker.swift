@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The circuit breaker for misconfiguration, shared by every replica through
 /// `upstream_breaker` (schema/sql/0007). After a misconfiguration answer (wrong
@@ -40,8 +41,16 @@ actor UpstreamBreaker {
     let metrics: GatewayMetrics
     let logger: Logger
     let refreshInterval: Duration
-    private var known: Open?
-    private var readAt: ContinuousClock.Instant?
+    private var known: Open? { didSet { publish() } }
+    private var readAt: ContinuousClock.Instant? { didSet { publish() } }
+    /// `known` as of `readAt`, readable without entering the actor: every
+    /// request asks, and an actor hop there is a wake-up on another thread.
+    private let lastRead = Mutex<(at: ContinuousClock.Instant, known: Open?)?>(nil)
+
+    private func publish() {
+        let snapshot = readAt.map { (at: $0, known: known) }
+        lastRead.withLock { $0 = snapshot }
+    }
 
     init(store: BreakerStore, metrics: GatewayMetrics, logger: Logger, refreshInterval: Duration = .seconds(1)) {
         self.store = store
@@ -53,7 +62,12 @@ actor UpstreamBreaker {
     /// The breaker as last read (at most `refreshInterval` old); nil when closed.
     /// One read at a time: callers arriving while it is under way wait for it
     /// rather than each sending their own (every request asks).
-    func state() async -> Open? {
+    nonisolated func state() async -> Open? {
+        if let last = lastRead.withLock({ $0 }), ContinuousClock.now - last.at < refreshInterval { return last.known }
+        return await stateReading()
+    }
+
+    private func stateReading() async -> Open? {
         if let readAt, ContinuousClock.now - readAt < refreshInterval { return known }
         if let reading { return await reading.value }
         let read = Task { await self.read() }
@@ -82,8 +96,12 @@ actor UpstreamBreaker {
 
     /// Whether a call may go out now. While open, the first caller after
     /// `next_probe_at`, on any replica, gets the probe.
-    func permit() async -> Permit {
+    nonisolated func permit() async -> Permit {
         guard let open = await state() else { return .closed }
+        return await permit(whileOpen: open)
+    }
+
+    private func permit(whileOpen open: Open) async -> Permit {
         let now = ContinuousClock.now
         if open.nextProbe > now { return .wait(open.nextProbe - now) }
         do {
