@@ -26,6 +26,9 @@ public struct Router: Sendable {
     }
 
     private var routes: [Route] = []
+    /// The routes without parameters, by pattern: a path equal to one of them
+    /// needs no decoding or ranking (all literal, it outranks any other match).
+    private var literalRoutes: [String: Int] = [:]
     public var notFoundResponder: NotFoundResponder
     /// Its response gets an `Allow` header listing the allowed methods.
     public var methodNotAllowedResponder: MethodNotAllowedResponder
@@ -53,6 +56,9 @@ public struct Router: Sendable {
             routes[index].handlers.append((method, handler))
         } else {
             routes.append(Route(pattern: pattern, segments: segments, handlers: [(method, handler)]))
+            if !segments.contains(where: { if case .parameter = $0 { true } else { false } }) {
+                literalRoutes[pattern] = routes.count - 1
+            }
         }
     }
 
@@ -62,6 +68,7 @@ public struct Router: Sendable {
     /// not valid percent-encoding is taken literally, so an already-decoded
     /// path still matches as long as no segment held an encoded `/`.
     public func match(method: String, path: String) -> Match {
+        if let index = literalRoutes[path] { return Self.choose(method, in: routes[index], parameters: [:]) }
         guard path.hasPrefix("/") else { return .notFound }
         let decoded = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { segment in
             PercentDecoding.decode(segment.utf8) ?? String(segment)
@@ -76,7 +83,11 @@ public struct Router: Sendable {
             }
         }
         guard let (route, parameters, _) = best else { return .notFound }
+        return Self.choose(method, in: route, parameters: parameters)
+    }
 
+    /// The route's handler for `method` (HEAD falling back to GET), or 405.
+    private static func choose(_ method: String, in route: Route, parameters: [String: String]) -> Match {
         if let handler = route.handlers.first(where: { $0.method == method })?.handler
             ?? (method == "HEAD" ? route.handlers.first(where: { $0.method == "GET" })?.handler : nil) {
             return .found(handler, parameters: parameters, pattern: route.pattern)
