@@ -184,3 +184,28 @@ import Testing
         #expect(unexplained.status(currentNick: "old", currentFaceURL: nil, unexplainedAttempts: 4, maxUnexplained: 5) == .failed)
     }
 }
+
+/// `serve` keeps the breaker's state fresh in the background, so a request never
+/// waits for the read on its way.
+@Suite struct BreakerFreshnessTests {
+    @Test func keepFreshSeesAnotherReplicasOpeningWithoutARequestAsking() async throws {
+        let store = MemoryBreakerStore()
+        let metrics = GatewayMetrics()
+        let breaker = UpstreamBreaker(store: store, metrics: metrics, logger: TestLogger.make(),
+                                      refreshInterval: .milliseconds(200))
+        let refresher = Task { await breaker.keepFresh() }
+        defer { refresher.cancel() }
+        #expect(await breaker.state() == nil)
+        store.openNow(code: 70009, probeIn: 30)  // as another replica would
+        // Only the background read can tell the gauge: nothing here asks for the state.
+        let deadline = ContinuousClock.now + .seconds(3)
+        var rendered = ""
+        while ContinuousClock.now < deadline {
+            rendered = String(decoding: metrics.render(), as: UTF8.self)
+            if rendered.split(separator: "\n").contains(where: { $0.hasPrefix("gateway_upstream_misconfigured ") && $0.hasSuffix(" 1.0") }) { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let gauge = rendered.split(separator: "\n").filter { $0.hasPrefix("gateway_upstream_misconfigured") }
+        #expect(gauge.count == 1 && gauge[0].hasSuffix(" 1.0"), "\(gauge)")
+    }
+}

@@ -130,7 +130,10 @@ import TencentSandbox
             let ready = try await h.request("GET", "/readyz", token: nil)
             #expect(ready.status == 200)
             #expect((ready.json["upstream"] as? String)?.contains("70009") == true)
-            #expect(String(decoding: h.app.metrics.render(), as: UTF8.self).contains("gateway_upstream_misconfigured 1"))
+            // The sample line, not the HELP text (which also reads "gateway_upstream_misconfigured 1 while…").
+            let gauge = String(decoding: h.app.metrics.render(), as: UTF8.self).split(separator: "\n")
+                .filter { $0.hasPrefix("gateway_upstream_misconfigured ") }
+            #expect(gauge == ["gateway_upstream_misconfigured 1.0"])
 
             // The key is fixed (as SecretKeyReloader does): the breaker probes at once, closes, and the backlog drains.
             #expect(h.client.signature.rotate(secretKey: GatewayHarness.secretKey))

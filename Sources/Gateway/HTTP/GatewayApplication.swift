@@ -79,6 +79,7 @@ public final class GatewayApplication: Sendable {
                     await self.auditDenialCounts()
                 }
             }
+            group.addTask { await self.delivery.breaker.keepFresh() }
         }
     }
 

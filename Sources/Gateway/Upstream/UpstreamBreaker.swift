@@ -67,6 +67,14 @@ actor UpstreamBreaker {
         return await stateReading()
     }
 
+    /// Reads the state every half `refreshInterval` until cancelled (`serve`
+    /// runs it), so requests find it fresh and none waits for the read on its way.
+    func keepFresh() async {
+        repeat {
+            if let reading { _ = await reading.value } else { _ = await read() }
+        } while (try? await Task.sleep(for: refreshInterval / 2)) != nil
+    }
+
     private func stateReading() async -> Open? {
         if let readAt, ContinuousClock.now - readAt < refreshInterval { return known }
         if let reading { return await reading.value }
