@@ -10,7 +10,8 @@ import Synchronization
 /// succeeds. Accounts stay pending meanwhile; requests answer 202 at once.
 ///
 /// The state is read from the database at most once per `refreshInterval`
-/// per replica; opening, probing and closing are single statements.
+/// per replica when asked (`serve` also keeps it fresh in the background:
+/// `keepFresh`); opening, probing and closing are single statements.
 actor UpstreamBreaker {
     struct Open: Sendable, Equatable {
         var code: Int?
