@@ -9,9 +9,9 @@ import Synchronization
 /// one probe call per interval (30 s, doubling to 5 minutes), until a call
 /// succeeds. Accounts stay pending meanwhile; requests answer 202 at once.
 ///
-/// The state is read from the database at most once per `refreshInterval`
-/// per replica when asked (`serve` also keeps it fresh in the background:
-/// `keepFresh`); opening, probing and closing are single statements.
+/// A read of the state is trusted for `refreshInterval`; `serve` reads it
+/// every half interval in the background (`keepFresh`) so requests never wait
+/// for it. Opening, probing and closing are single statements.
 actor UpstreamBreaker {
     struct Open: Sendable, Equatable {
         var code: Int?
