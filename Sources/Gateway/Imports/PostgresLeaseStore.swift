@@ -48,14 +48,22 @@ struct PostgresLeaseStore: LeaseStore {
     }
 
     func claimDue(limit: Int, owner: String) async throws -> [ImportDelivery.Claim] {
-        try await pool.query("""
-            UPDATE accounts SET \(fragment: Self.takeLease(owner))
-            WHERE user_id IN (
-                SELECT user_id FROM accounts WHERE \(unescaped: Self.claimable)
-                ORDER BY next_attempt_at LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED)
-            RETURNING \(unescaped: Self.claimColumns)
-            """).rows.map(Self.decodeClaim)
+        try await pool.query(Self.claimDueStatement(limit: limit, owner: owner)).rows.map(Self.decodeClaim)
+    }
+
+    /// `claimDue`'s statement. `= ANY(ARRAY(...))` makes PostgreSQL update the
+    /// claimed rows through the primary key: `IN (subquery)` was planned as a hash
+    /// semi join over a sequential scan of the whole table (the subquery's LIMIT
+    /// of 2,000 looked like too many probes), once per claim, whatever was due.
+    static func claimDueStatement(limit: Int, owner: String) -> PostgresQuery {
+        """
+        UPDATE accounts SET \(fragment: takeLease(owner))
+        WHERE user_id = ANY (ARRAY(
+            SELECT user_id FROM accounts WHERE \(unescaped: claimable)
+            ORDER BY next_attempt_at LIMIT \(limit)
+            FOR UPDATE SKIP LOCKED))
+        RETURNING \(unescaped: claimColumns)
+        """
     }
 
     func giveBack(_ userIDs: [String], owner: String, dueIn delay: Duration) async throws {
