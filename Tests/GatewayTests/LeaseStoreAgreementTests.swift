@@ -74,7 +74,8 @@ import Testing
                 ImportDelivery.OutcomeRow("imported", sent: UpstreamAccount(chatUserID: "c-imported", nick: nil, faceURL: nil), decision: .rejected(code: 1, info: "x")),
             ]
             let event = AuditEvent(requestID: "r", caller: nil, action: .upstreamMultiaccountImport, outcome: .partial)
-            let recorded = try await store.record(outcomes, event: event, requestEvent: nil, owner: "replica-a", maxUnexplained: 5)
+            let recorded = try await store.record([ImportDelivery.RecordedCall(outcomes: outcomes, event: event, requestEvent: nil)],
+                                                  owner: "replica-a", maxUnexplained: 5)
                 .sorted { $0.userID < $1.userID }
             seen.append("recorded \(recorded.map { "\($0.userID)=\($0.status.rawValue),imported_at:\($0.importedAt != nil),exists:\($0.upstreamExists)" })")
             seen.append("released \(try await store.releaseAll(owner: "replica-c"))")
@@ -101,7 +102,8 @@ import Testing
         var answers: [[String]] = []
         for (_, store) in stores {
             _ = try await store.claim(["free", "renamed"], owner: "replica-a")
-            var written: [String] = []
+            // Two calls recorded in one statement, as `CallRecorder` groups them.
+            var calls: [ImportDelivery.RecordedCall] = []
             for (userID, sentNick) in [("free", nil), ("renamed", "old")] as [(String, String?)] {
                 let call = AuditEvent(requestID: "r-\(userID)", caller: "c", action: .upstreamAccountImport, userID: userID,
                                       outcome: .imported)
@@ -109,11 +111,12 @@ import Testing
                                          outcome: .imported, httpStatus: 201)
                 let outcome = ImportDelivery.OutcomeRow(userID, sent: UpstreamAccount(chatUserID: "c-" + userID, nick: sentNick, faceURL: nil),
                                                         decision: .imported)
-                let recorded = try await store.record(
-                    [outcome], event: call, requestEvent: ImportDelivery.ConditionalEvent(event: request, userID: userID, status: .imported),
-                    owner: "replica-a", maxUnexplained: 5)
-                written.append("\(userID)=\(recorded.map(\.status.rawValue))")
+                calls.append(ImportDelivery.RecordedCall(
+                    outcomes: [outcome], event: call,
+                    requestEvent: ImportDelivery.ConditionalEvent(event: request, userID: userID, status: .imported)))
             }
+            let recorded = try await store.record(calls, owner: "replica-a", maxUnexplained: 5).sorted { $0.userID < $1.userID }
+            let written = recorded.map { "\($0.userID)=\($0.status.rawValue)" }
             let events: [String]
             if store is MemoryLeaseStore {
                 events = memory.events.map { "\($0.action.rawValue) \($0.userID ?? "")" }
@@ -125,7 +128,7 @@ import Testing
         }
         #expect(answers[0] == answers[1])
         #expect(answers[0] == [
-            "free=[\"imported\"]", "renamed=[\"pending\"]",
+            "free=imported", "renamed=pending",
             "upstream.account_import free", "account.import free", "upstream.account_import renamed",
         ])
         // The chain holds across the conditional insert.

@@ -37,11 +37,27 @@ final class AuditLog: Sendable {
     /// The INSERT of events, in order; id, at, prev_hash and hash are the trigger's.
     /// One statement text for any number of events (they travel as one JSON
     /// parameter), so the connection prepares it once.
-    /// `lastOnlyIf`: the last event is written only if this condition holds in
-    /// the same statement (a request's event that describes the outcome recorded with it).
-    static func insert(_ events: [AuditEvent], lastOnlyIf condition: PostgresQuery? = nil) -> PostgresQuery {
+    /// An event written only if the same statement's `outcome` rows (the record
+    /// of an upstream call) show its account with this status: a request's event
+    /// that describes the outcome recorded with it.
+    struct OutcomeCondition: Encodable, Sendable {
+        /// The event's 1-based position in the INSERT.
+        var position: Int
+        var userID: String
+        var status: String
+
+        enum CodingKeys: String, CodingKey { case position, userID = "user_id", status }
+    }
+
+    /// `conditions`: events written only if their `OutcomeCondition` holds
+    /// (only inside a statement that has an `outcome` CTE).
+    static func insert(_ events: [AuditEvent], conditions: [OutcomeCondition] = []) -> PostgresQuery {
         let rows = JSON.text(events)
-        let keep: PostgresQuery = condition.map { "e.position < \(events.count) OR \(fragment: $0)" } ?? "true"
+        let keep: PostgresQuery = conditions.isEmpty ? "true" : """
+            NOT EXISTS (SELECT 1 FROM jsonb_to_recordset(\(JSON.text(conditions))::jsonb) AS c(position bigint, user_id text, status text)
+                WHERE c.position = e.position
+                    AND NOT EXISTS (SELECT 1 FROM outcome o WHERE o.user_id = c.user_id AND o.status = c.status))
+            """
         return """
             INSERT INTO audit_events (request_id, caller, action, user_id, chat_user_id, outcome, http_status,
                 tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, prev_hash, hash, at, id)

@@ -48,13 +48,21 @@ extension ImportDelivery {
         var status: Account.Status
     }
 
+    /// What one upstream call recorded: its accounts' outcomes, its audit event,
+    /// and the event of the request that made it, when that goes with it.
+    struct RecordedCall: Sendable {
+        var outcomes: [OutcomeRow]
+        var event: AuditEvent
+        var requestEvent: ConditionalEvent?
+    }
+
     /// The outcomes of one upstream call and its audit event, together (and
-    /// `requestEvent` after it, on its condition).
-    /// Returns the accounts it changed, as they now are.
+    /// `requestEvent` after it, on its condition). Calls that finish while a
+    /// record is being written are recorded together in the next statement
+    /// (`CallRecorder`). Returns the accounts it changed, as they now are.
     @discardableResult
     func record(_ outcomes: [OutcomeRow], event: AuditEvent, requestEvent: ConditionalEvent? = nil) async throws -> [Account] {
-        try await store.record(outcomes, event: event, requestEvent: requestEvent, owner: owner,
-                               maxUnexplained: policy.maxUnexplainedAttempts)
+        try await recorder.record(RecordedCall(outcomes: outcomes, event: event, requestEvent: requestEvent))
     }
 
     /// The account as a final decision leaves it (status and last error, as

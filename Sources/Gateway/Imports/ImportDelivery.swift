@@ -19,6 +19,8 @@ final class ImportDelivery: Sendable {
     }
 
     let store: LeaseStore
+    /// Records calls' outcomes, several calls a statement when they finish together.
+    let recorder: CallRecorder
     let upstream: AccountUpstream
     let policy: DeliveryPolicy
     let signals: OutcomeSignals
@@ -44,6 +46,7 @@ final class ImportDelivery: Sendable {
         self.importLimiter = importLimiter
         self.batchLimiter = batchLimiter
         self.store = store
+        self.recorder = CallRecorder(store: store, owner: owner, maxUnexplained: policy.maxUnexplainedAttempts, logger: logger)
         self.upstream = upstream
         self.policy = policy
         self.signals = signals

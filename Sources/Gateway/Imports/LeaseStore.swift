@@ -16,11 +16,10 @@ protocol LeaseStore: Sendable {
     /// Gives `owner`'s claims of these accounts back unattempted (the attempt is
     /// not counted), due again after `delay`.
     func giveBack(_ userIDs: [String], owner: String, dueIn delay: Duration) async throws
-    /// One upstream call's outcomes and its audit event, in one transaction;
-    /// then `requestEvent`, if its account ends with its status.
-    /// Returns the accounts it changed, as they now are.
-    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, requestEvent: ImportDelivery.ConditionalEvent?,
-                owner: String, maxUnexplained: Int) async throws -> [Account]
+    /// Upstream calls' outcomes and audit events, in one transaction: each
+    /// call's event, then its `requestEvent` if that account ends with its
+    /// status. The calls' accounts are distinct. Returns the accounts it changed, as they now are.
+    func record(_ calls: [ImportDelivery.RecordedCall], owner: String, maxUnexplained: Int) async throws -> [Account]
     /// Gives back every lease `owner` holds (at shutdown). Returns how many.
     func releaseAll(owner: String) async throws -> Int
 }

@@ -79,24 +79,34 @@ struct PostgresLeaseStore: LeaseStore {
             """)
     }
 
-    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, requestEvent: ImportDelivery.ConditionalEvent?,
-                owner: String, maxUnexplained: Int) async throws -> [Account] {
-        try await pool.query(Self.recordStatement(outcomes, event: event, requestEvent: requestEvent, owner: owner,
-                                                  maxUnexplained: maxUnexplained))
+    func record(_ calls: [ImportDelivery.RecordedCall], owner: String, maxUnexplained: Int) async throws -> [Account] {
+        try await pool.query(Self.recordStatement(calls, owner: owner, maxUnexplained: maxUnexplained))
             .rows.map(AccountStore.decode)
+    }
+
+    /// One call's record statement.
+    static func recordStatement(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, owner: String,
+                                maxUnexplained: Int) -> PostgresQuery {
+        recordStatement([ImportDelivery.RecordedCall(outcomes: outcomes, event: event, requestEvent: nil)], owner: owner,
+                        maxUnexplained: maxUnexplained)
     }
 
     /// `record`'s one statement: one round trip, and the audit chain's lock is
     /// held for no longer than that statement's commit. The status is
     /// `OutcomeRow.status(currentNick:…)`, imported_at `OutcomeRow.confirms`.
-    static func recordStatement(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent,
-                                requestEvent: ImportDelivery.ConditionalEvent? = nil, owner: String, maxUnexplained: Int) -> PostgresQuery {
-        let rows = JSON.text(outcomes)
-        let audit = requestEvent.map { conditional in
-            AuditLog.insert([event, conditional.event], lastOnlyIf: """
-                EXISTS (SELECT 1 FROM outcome WHERE user_id = \(conditional.userID) AND status = \(conditional.status.rawValue))
-                """)
-        } ?? AuditLog.insert([event])
+    static func recordStatement(_ calls: [ImportDelivery.RecordedCall], owner: String, maxUnexplained: Int) -> PostgresQuery {
+        let rows = JSON.text(calls.flatMap(\.outcomes))
+        var events: [AuditEvent] = []
+        var conditions: [AuditLog.OutcomeCondition] = []
+        for call in calls {
+            events.append(call.event)
+            if let request = call.requestEvent {
+                events.append(request.event)
+                conditions.append(AuditLog.OutcomeCondition(position: events.count, userID: request.userID,
+                                                            status: request.status.rawValue))
+            }
+        }
+        let audit = AuditLog.insert(events, conditions: conditions)
         return """
             WITH s AS (
                 SELECT * FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, nick text, face_url text, status text,

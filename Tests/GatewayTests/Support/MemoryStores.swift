@@ -71,31 +71,35 @@ final class MemoryLeaseStore: LeaseStore {
         }
     }
 
-    func record(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, requestEvent: ImportDelivery.ConditionalEvent?,
-                owner: String, maxUnexplained: Int) async throws -> [Account] {
+    func record(_ calls: [ImportDelivery.RecordedCall], owner: String, maxUnexplained: Int) async throws -> [Account] {
         let now = Date()
         return state.withLock { state in
-            state.events.append(event)
-            defer {
-                if let requestEvent, state.rows[requestEvent.userID]?.account.status == requestEvent.status {
-                    state.events.append(requestEvent.event)
+            var changed: [Account] = []
+            for call in calls {
+                for outcome in call.outcomes {
+                    guard var row = state.rows[outcome.userID], row.account.status == .pending else { continue }
+                    let (nick, faceURL) = (row.account.nick, row.account.faceURL)
+                    row.account.status = outcome.status(currentNick: nick, currentFaceURL: faceURL,
+                                                        unexplainedAttempts: row.unexplainedAttempts, maxUnexplained: maxUnexplained)
+                    if outcome.confirms(currentNick: nick, currentFaceURL: faceURL) { row.account.importedAt = now }
+                    row.account.upstreamExists = row.account.upstreamExists || outcome.imported
+                    row.account.lastError = outcome.code.map { Account.UpstreamError(code: $0, info: outcome.info ?? "") }
+                    row.unexplainedAttempts += outcome.unexplained ? 1 : 0
+                    row.nextAttemptAt = now + Double(outcome.delayMilliseconds) / 1000
+                    if row.leaseOwner == owner { (row.leaseOwner, row.leaseUntil) = (nil, nil) }
+                    row.account.updatedAt = now
+                    state.rows[outcome.userID] = row
+                    changed.append(row.account)
                 }
             }
-            return outcomes.compactMap { outcome in
-                guard var row = state.rows[outcome.userID], row.account.status == .pending else { return nil }
-                let (nick, faceURL) = (row.account.nick, row.account.faceURL)
-                row.account.status = outcome.status(currentNick: nick, currentFaceURL: faceURL,
-                                                    unexplainedAttempts: row.unexplainedAttempts, maxUnexplained: maxUnexplained)
-                if outcome.confirms(currentNick: nick, currentFaceURL: faceURL) { row.account.importedAt = now }
-                row.account.upstreamExists = row.account.upstreamExists || outcome.imported
-                row.account.lastError = outcome.code.map { Account.UpstreamError(code: $0, info: outcome.info ?? "") }
-                row.unexplainedAttempts += outcome.unexplained ? 1 : 0
-                row.nextAttemptAt = now + Double(outcome.delayMilliseconds) / 1000
-                if row.leaseOwner == owner { (row.leaseOwner, row.leaseUntil) = (nil, nil) }
-                row.account.updatedAt = now
-                state.rows[outcome.userID] = row
-                return row.account
+            // The events in call order, each call's request event after it on its condition (as in SQL, after every update).
+            for call in calls {
+                state.events.append(call.event)
+                if let request = call.requestEvent, changed.contains(where: { $0.userID == request.userID && $0.status == request.status }) {
+                    state.events.append(request.event)
+                }
             }
+            return changed
         }
     }
 
