@@ -15,8 +15,10 @@ import Testing
             SELECT 'gc_' || i, 'gc_' || i, 'pending', now(), 'replica', now() + interval '30 seconds', 1
             FROM generate_series(1, \(count)) AS i
             """)
-        let recorder = CallRecorder(store: PostgresLeaseStore(pool: pool), owner: "replica", maxUnexplained: 5,
-                                    logger: TestLogger.make())
+        let store = PostgresLeaseStore(pool: pool)
+        let recorder = CallRecorder(logger: TestLogger.make()) { calls in
+            try await store.record(calls, owner: "replica", maxUnexplained: 5)
+        }
         let recorded = try await withThrowingTaskGroup(of: (String, [Account]).self) { group in
             for i in 1...count {
                 group.addTask {

@@ -10,12 +10,13 @@ import Synchronization
 /// many calls is what lets single requests' calls (up to 200 a second) and
 /// batches' record at the rate they finish. Alone, a call is recorded at once.
 final class CallRecorder: Sendable {
-    let store: LeaseStore
-    let owner: String
-    let maxUnexplained: Int
-    let logger: Logger
+    /// Records calls in one statement (`LeaseStore.record`), returning the accounts it changed.
+    typealias Write = @Sendable ([ImportDelivery.RecordedCall]) async throws -> [Account]
+
+    private let writeCalls: Write
+    private let logger: Logger
     /// Accounts per statement at most (a batch's record can be 100 on its own).
-    let maxOutcomes: Int
+    private let maxOutcomes: Int
 
     private struct Pending {
         var call: ImportDelivery.RecordedCall
@@ -29,10 +30,8 @@ final class CallRecorder: Sendable {
 
     private let state = Mutex(State())
 
-    init(store: LeaseStore, owner: String, maxUnexplained: Int, logger: Logger, maxOutcomes: Int = 1_000) {
-        self.store = store
-        self.owner = owner
-        self.maxUnexplained = maxUnexplained
+    init(logger: Logger, maxOutcomes: Int = 1_000, write: @escaping Write) {
+        self.writeCalls = write
         self.logger = logger
         self.maxOutcomes = maxOutcomes
     }
@@ -75,7 +74,7 @@ final class CallRecorder: Sendable {
 
     /// One statement for the batch; each call gets back its own accounts.
     private func write(_ batch: [Pending]) async throws {
-        let changed = try await store.record(batch.map(\.call), owner: owner, maxUnexplained: maxUnexplained)
+        let changed = try await writeCalls(batch.map(\.call))
         for pending in batch {
             let mine = Set(pending.call.outcomes.map(\.userID))
             pending.continuation.resume(returning: changed.filter { mine.contains($0.userID) })

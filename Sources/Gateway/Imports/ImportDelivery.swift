@@ -46,7 +46,10 @@ final class ImportDelivery: Sendable {
         self.importLimiter = importLimiter
         self.batchLimiter = batchLimiter
         self.store = store
-        self.recorder = CallRecorder(store: store, owner: owner, maxUnexplained: policy.maxUnexplainedAttempts, logger: logger)
+        let maxUnexplained = policy.maxUnexplainedAttempts
+        self.recorder = CallRecorder(logger: logger) { calls in
+            try await store.record(calls, owner: owner, maxUnexplained: maxUnexplained)
+        }
         self.upstream = upstream
         self.policy = policy
         self.signals = signals
