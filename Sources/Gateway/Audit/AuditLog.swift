@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PostgresClient
-import Synchronization
 
 /// Writes audit events. The database assigns id, time and hash (a trigger
 /// chains each event to the previous one under a lock), so writers cannot
@@ -14,29 +13,19 @@ final class AuditLog: Sendable {
     let metrics: GatewayMetrics
     /// Events per INSERT at most.
     let maxBatch: Int
-
-    private struct Pending {
-        var event: AuditEvent
-        var continuation: CheckedContinuation<Void, Error>
-    }
-
-    private struct State {
-        var queue: [Pending] = []
-        var writing = false
-    }
-
-    private let state = Mutex(State())
+    private let writes: GroupCommit<AuditEvent, Void>
 
     init(pool: PostgresPool, logger: Logger, metrics: GatewayMetrics, maxBatch: Int = 200) {
         self.pool = pool
         self.logger = logger
         self.metrics = metrics
         self.maxBatch = maxBatch
+        writes = GroupCommit("audit batch", logger: logger, nextBatch: { min($0.count, maxBatch) }) { events in
+            _ = try await pool.query(Self.insert(events))
+            return events.map { _ in () }
+        }
     }
 
-    /// The INSERT of events, in order; id, at, prev_hash and hash are the trigger's.
-    /// One statement text for any number of events (they travel as one JSON
-    /// parameter), so the connection prepares it once.
     /// An event written only if the same statement's `outcome` rows (the record
     /// of an upstream call) show its account with this status: a request's event
     /// that describes the outcome recorded with it.
@@ -49,6 +38,9 @@ final class AuditLog: Sendable {
         enum CodingKeys: String, CodingKey { case position, userID = "user_id", status }
     }
 
+    /// The INSERT of events, in order; id, at, prev_hash and hash are the trigger's.
+    /// One statement text for any number of events (they travel as one JSON
+    /// parameter), so the connection prepares it once.
     /// `conditions`: events written only if their `OutcomeCondition` holds
     /// (only inside a statement that has an `outcome` CTE).
     static func insert(_ events: [AuditEvent], conditions: [OutcomeCondition] = []) -> PostgresQuery {
@@ -75,44 +67,7 @@ final class AuditLog: Sendable {
 
     /// Appends, returning once the event is committed.
     func append(_ event: AuditEvent) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            let startWriter = state.withLock { state in
-                state.queue.append(Pending(event: event, continuation: continuation))
-                defer { state.writing = true }
-                return !state.writing
-            }
-            if startWriter { Task { await self.writeQueued() } }
-        }
+        try await writes.submit(event)
         metrics.auditEvent(action: event.action.rawValue)
-    }
-
-    /// Writes batches until the queue is empty.
-    private func writeQueued() async {
-        while true {
-            let batch = state.withLock { state -> [Pending] in
-                let batch = Array(state.queue.prefix(maxBatch))
-                state.queue.removeFirst(batch.count)
-                if batch.isEmpty { state.writing = false }
-                return batch
-            }
-            guard !batch.isEmpty else { return }
-            do {
-                _ = try await pool.query(Self.insert(batch.map(\.event)))
-                for pending in batch { pending.continuation.resume() }
-            } catch let error as PostgresError where batch.count > 1 && !error.isConnectionProblem {
-                // One bad event must not fail the others: write them one by one.
-                logger.warning("audit batch refused; writing its events one by one", metadata: .error(error))
-                for pending in batch {
-                    do {
-                        _ = try await pool.query(Self.insert([pending.event]))
-                        pending.continuation.resume()
-                    } catch {
-                        pending.continuation.resume(throwing: error)
-                    }
-                }
-            } catch {
-                for pending in batch { pending.continuation.resume(throwing: error) }
-            }
-        }
     }
 }
