@@ -74,11 +74,10 @@ extension GatewayApplication {
 
     /// Stores the intent, tries to deliver it, and answers with what is known.
     private func importAccount(_ input: AccountInput, caller: String, context: RequestContext, event template: AuditEvent) async throws -> RouteResult {
-        let started = context.started
         // A final answer of this request's own upstream call is audited in the statement that records it.
         let offer = RequestEventOffer { outcome in
             var event = Self.event(template, for: outcome)
-            event.latencyMilliseconds = (ContinuousClock.now - started).milliseconds
+            event.latencyMilliseconds = context.elapsedMilliseconds
             return event
         }
         let outcome = try await imports.importAccount(input, caller: caller, requestID: context.requestID, requestEvent: offer)

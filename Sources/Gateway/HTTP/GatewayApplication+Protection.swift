@@ -43,12 +43,8 @@ extension GatewayApplication {
 
         do {
             let result = try await handler(request, context)
-            if result.eventRecorded, let event = result.event {
-                metrics.auditEvent(action: event.action.rawValue)
-                if event.action == .accountImport { metrics.importOutcome(event.outcome.rawValue) }
-                return result.response
-            }
-            return await finish(result.response, event: result.event, context: context, committed: result.committed)
+            return await finish(result.response, event: result.event, context: context, committed: result.committed,
+                                recorded: result.eventRecorded)
         } catch {
             let response = mapUnexpected(error, context: context)
             let event = AuditEvent(requestID: requestID, caller: context.caller?.name, action: action,
@@ -61,16 +57,21 @@ extension GatewayApplication {
 
     /// Writes the audit event before answering: no answer goes out without its
     /// record, except a committed change's (see `RouteResult.committed`).
-    private func finish(_ response: HTTPResponse, event: AuditEvent?, context: RequestContext, committed: Bool = false) async -> HTTPResponse {
+    /// `recorded`: the event is written already (with its outcome), only counted here.
+    private func finish(_ response: HTTPResponse, event: AuditEvent?, context: RequestContext, committed: Bool = false,
+                        recorded: Bool = false) async -> HTTPResponse {
         guard var event else { return response }
+        if recorded {
+            metrics.auditEvent(action: event.action.rawValue)  // `AuditLog.append` counts the events it writes
+            return audited(response, event)
+        }
         if event.latencyMilliseconds == nil { event.latencyMilliseconds = context.elapsedMilliseconds }
         // A database restart takes about a second: ride it out before giving up.
         var delay = Duration.milliseconds(100)
         for attempt in 1...5 {
             do {
                 try await audit.append(event)
-                if event.action == .accountImport { metrics.importOutcome(event.outcome.rawValue) }
-                return response
+                return audited(response, event)
             } catch {
                 if attempt == 5 || !Self.isTransientDatabaseError(error) {
                     metrics.auditWriteFailure(action: event.action.rawValue)
@@ -89,6 +90,12 @@ extension GatewayApplication {
                 delay *= 2
             }
         }
+        return response
+    }
+
+    /// The answer, once its event is written: an import's outcome is counted.
+    private func audited(_ response: HTTPResponse, _ event: AuditEvent) -> HTTPResponse {
+        if event.action == .accountImport { metrics.importOutcome(event.outcome.rawValue) }
         return response
     }
 
