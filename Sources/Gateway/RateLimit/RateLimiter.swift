@@ -71,17 +71,23 @@ actor RateLimiter {
         }
     }
 
+    /// What the last reservation said, if it is under a second old.
+    private nonisolated var recentReservation: (said: ContinuousClock.Instant, nextFree: ContinuousClock.Instant)? {
+        guard let last = lastNextFree.withLock({ $0 }), ContinuousClock.now - last.said < .seconds(1) else { return nil }
+        return last
+    }
+
     /// Whether a call asked for now could get a slot before `deadline`, as far as
     /// the last reservation (under a second old) tells; unknown counts as yes.
     nonisolated func mayServe(before deadline: ContinuousClock.Instant) -> Bool {
-        guard let last = lastNextFree.withLock({ $0 }), ContinuousClock.now - last.said < .seconds(1) else { return true }
+        guard let last = recentReservation else { return true }
         return last.nextFree <= deadline
     }
 
     /// About how many slots a reservation now would get within `horizon`, as
     /// the last reservation (under a second old) tells; unknown counts as a full batch.
     nonisolated func grantableSoon(within horizon: Duration) -> Int {
-        guard let last = lastNextFree.withLock({ $0 }), ContinuousClock.now - last.said < .seconds(1) else { return maxBatch }
+        guard let last = recentReservation else { return maxBatch }
         let room = (ContinuousClock.now + horizon - last.nextFree).seconds
         return max(0, min(maxBatch, Int(room * rate)))
     }
@@ -89,7 +95,7 @@ actor RateLimiter {
     /// How long until `grantableSoon(within: horizon)` can be more than zero, as the
     /// last reservation told (zero when unknown or already so).
     nonisolated func timeUntilGrantable(within horizon: Duration) -> Duration {
-        guard let last = lastNextFree.withLock({ $0 }), ContinuousClock.now - last.said < .seconds(1) else { return .zero }
+        guard let last = recentReservation else { return .zero }
         return max(.zero, last.nextFree - horizon - ContinuousClock.now)
     }
 
