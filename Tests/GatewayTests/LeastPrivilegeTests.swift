@@ -83,6 +83,39 @@ import Testing
         }
     }
 
+    /// Since 0013 the per-event trigger runs as the appending role and takes the
+    /// head's lock through `audit_chain_lock()`: a service role granted before that
+    /// migration may still append after it, and nobody else may take the lock.
+    @Test func aServiceRoleGrantedBeforeMigration13StillAppends() async throws {
+        let database = try await TestDatabase.create(migrated: false)
+        let owner = database.pool(size: 1)
+        let service = try database.servicePool(size: 1)
+        do {
+            let migrations = try Migrator.load(from: TestDatabase.schemaDirectory)
+            let migrator = Migrator(pool: owner, logger: TestLogger.make())
+            try await migrator.migrate(migrations.filter { $0.version < 13 })
+            try await migrator.grant(serviceRole: TestDatabase.serviceRole)
+            try await migrator.migrate(migrations)
+
+            let audit = AuditLog(pool: service, logger: TestLogger.make(), metrics: GatewayMetrics())
+            try await audit.append(AuditEvent(requestID: "r1", caller: "c", action: .accountImport, outcome: .imported))
+            try await audit.append(AuditEvent(requestID: "r2", caller: "c", action: .accountLookup, outcome: .found))
+            #expect(try await AuditVerifier(pool: owner).verify().firstBroken == nil)
+            let row = try await owner.query("""
+                SELECT has_function_privilege('public', 'audit_chain_lock()', 'EXECUTE') AS public_may,
+                       (SELECT prosecdef FROM pg_proc WHERE proname = 'audit_events_chain') AS trigger_definer,
+                       (SELECT prosecdef FROM pg_proc WHERE proname = 'audit_chain_lock') AS lock_definer
+                """).rows.first
+            #expect(try row?.bool("public_may") == false)
+            #expect(try row?.bool("trigger_definer") == false)
+            #expect(try row?.bool("lock_definer") == true)
+        } catch {
+            await service.close(); await owner.close(); await database.drop()
+            throw error
+        }
+        await service.close(); await owner.close(); await database.drop()
+    }
+
     @Test func grantRefusesRolesThatCouldUndoIt() async throws {
         let database = try await TestDatabase.create()
         let pool = database.pool(size: 1)

@@ -6,7 +6,9 @@ extension Migrator {
     /// `audit_events` and read it, read `audit_chain` and record runs in
     /// `audit_verifications` (for `audit verify`), read
     /// `callers` (managing them is the owner's: `caller add`, `caller revoke`), and
-    /// read the schema version (`/readyz`).
+    /// read the schema version (`/readyz`). Beyond tables: it may run
+    /// `audit_chain_lock()`, through which the chain trigger, running as the
+    /// role that appends, takes the head's lock (migration 0013).
     static let servicePrivileges: [(table: String, privileges: String)] = [
         ("accounts", "SELECT, INSERT, UPDATE"),
         ("idempotency_keys", "SELECT, INSERT, UPDATE, DELETE"),
@@ -34,7 +36,8 @@ extension Migrator {
                        EXISTS (SELECT FROM pg_class c WHERE c.relowner = r.oid
                                AND c.relnamespace = current_schema()::regnamespace) AS owns_tables,
                        EXISTS (SELECT FROM pg_proc p WHERE p.proowner = r.oid
-                               AND p.pronamespace = current_schema()::regnamespace) AS owns_functions
+                               AND p.pronamespace = current_schema()::regnamespace) AS owns_functions,
+                       to_regprocedure(quote_ident(current_schema()) || '.audit_chain_lock()') IS NOT NULL AS has_chain_lock
                 FROM pg_roles r WHERE r.rolname = \(role)
                 """).rows.first
             guard let found else {
@@ -63,6 +66,9 @@ extension Migrator {
                 """
             for (table, privileges) in Self.servicePrivileges {
                 script += "GRANT \(privileges) ON \(schema).\(table) TO \(quoted);\n"
+            }
+            if try found.bool("has_chain_lock") {  // before 0013 the trigger took the lock as its owner
+                script += "GRANT EXECUTE ON FUNCTION \(schema).audit_chain_lock() TO \(quoted);\n"
             }
             try connection.executeScript(script)
         }
