@@ -156,6 +156,36 @@ import Testing
         }
     }
 
+    /// Repeats under way together are answered by shared statements (RepeatLookup):
+    /// each still answers 200 with one `already_imported` event of its own; a
+    /// changed profile among them still goes upstream.
+    @Test func concurrentRepeatsAreEachAnsweredAndAuditedOnce() async throws {
+        try await GatewayHarness.with { h in
+            #expect(try await h.postAccount(#"{"user_id":"again","nick":"A"}"#).status == 201)
+            let count = 30
+            let statuses = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
+                for i in 1...count {
+                    group.addTask {
+                        // The last one sets a face_url, which the others do not ask about.
+                        let body = i == count ? #"{"user_id":"again","face_url":"https://example.com/b.png"}"# : #"{"user_id":"again","nick":"A"}"#
+                        return (i, try await h.postAccount(body).status)
+                    }
+                }
+                return try await group.reduce(into: [Int: Int]()) { $0[$1.0] = $1.1 }
+            }
+            #expect(statuses.count == count && statuses.values.allSatisfy { $0 == 200 })
+            let rows = try await h.pool.query("""
+                SELECT outcome, count(*) AS n, count(DISTINCT request_id) AS requests FROM audit_events
+                WHERE action = 'account.import' GROUP BY outcome ORDER BY outcome
+                """).rows
+            let byOutcome = try Dictionary(uniqueKeysWithValues: rows.map { (try $0.string("outcome"), try $0.int("n")) })
+            #expect(byOutcome == ["imported": 1, "already_imported": count - 1, "updated": 1], "\(byOutcome)")
+            #expect(try rows.allSatisfy { try $0.int("n") == $0.int("requests") })
+            #expect(h.sandbox.account("again")?.faceURL == "https://example.com/b.png")
+            #expect(try await AuditVerifier(pool: h.pool).verify().firstBroken == nil)
+        }
+    }
+
     @Test func outageAnswers202AndTheWorkerDeliversLater() async throws {
         let outage = OutageUpstream.Switch()
         var options = GatewayHarness.Options()

@@ -9,6 +9,12 @@ enum AccountStore {
         attempts, last_error_code, last_error_info, upstream_exists
         """
 
+    /// `columns` of `accounts a`, for a statement that joins it.
+    static let qualifiedColumns: StaticString = """
+        a.user_id, a.chat_user_id, a.nick, a.face_url, a.status, a.created_at, a.updated_at, a.imported_at,
+        a.attempts, a.last_error_code, a.last_error_info, a.upstream_exists
+        """
+
     static func decode(_ row: PostgresRow) throws -> Account {
         let code = try row.optionalInt("last_error_code")
         let status = try row.string("status")

@@ -44,25 +44,36 @@ final class AuditLog: Sendable {
     /// `conditions`: events written only if their `OutcomeCondition` holds
     /// (only inside a statement that has an `outcome` CTE).
     static func insert(_ events: [AuditEvent], conditions: [OutcomeCondition] = []) -> PostgresQuery {
-        let rows = JSON.text(events)
         let keep: PostgresQuery = conditions.isEmpty ? "true" : """
             NOT EXISTS (SELECT 1 FROM jsonb_to_recordset(\(JSON.text(conditions))::jsonb) AS c(position bigint, user_id text, status text)
                 WHERE c.position = e.position
                     AND NOT EXISTS (SELECT 1 FROM outcome o WHERE o.user_id = c.user_id AND o.status = c.status))
             """
         return """
-            INSERT INTO audit_events (request_id, caller, action, user_id, chat_user_id, outcome, http_status,
-                tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, prev_hash, hash, at, id)
+            INSERT INTO audit_events (\(unescaped: insertColumns))
             SELECT e.request_id, e.caller, e.action, e.user_id, e.chat_user_id, e.outcome, e.http_status,
                 e.tencent_error_code, e.tencent_error_info, e.attempt, e.latency_ms, e.idempotency_key, e.route, '', '', now(), 0
-            FROM ROWS FROM (jsonb_to_recordset(\(rows)::jsonb) AS (request_id text, caller text, action text, user_id text,
-                chat_user_id text, outcome text, http_status integer, tencent_error_code integer, tencent_error_info text,
-                attempt integer, latency_ms integer, idempotency_key text, route text))
-                WITH ORDINALITY AS e(request_id, caller, action, user_id, chat_user_id, outcome, http_status,
-                    tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, position)
+            FROM \(fragment: rows(events))
             WHERE \(fragment: keep)
             ORDER BY e.position
             """
+    }
+
+    /// The columns an INSERT of events names, in the order `insert` selects them.
+    static let insertColumns: StaticString = """
+        request_id, caller, action, user_id, chat_user_id, outcome, http_status, \
+        tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, prev_hash, hash, at, id
+        """
+
+    /// `events` as the rows `e`, each with its 1-based `position` (a FROM item).
+    static func rows(_ events: [AuditEvent]) -> PostgresQuery {
+        """
+        ROWS FROM (jsonb_to_recordset(\(JSON.text(events))::jsonb) AS (request_id text, caller text, action text, user_id text,
+            chat_user_id text, outcome text, http_status integer, tencent_error_code integer, tencent_error_info text,
+            attempt integer, latency_ms integer, idempotency_key text, route text))
+            WITH ORDINALITY AS e(request_id, caller, action, user_id, chat_user_id, outcome, http_status,
+                tencent_error_code, tencent_error_info, attempt, latency_ms, idempotency_key, route, position)
+        """
     }
 
     /// Appends, returning once the event is committed.

@@ -80,7 +80,8 @@ extension GatewayApplication {
             event.latencyMilliseconds = context.elapsedMilliseconds
             return event
         }
-        let outcome = try await imports.importAccount(input, caller: caller, requestID: context.requestID, requestEvent: offer)
+        let outcome = try await imports.importAccount(input, caller: caller, requestID: context.requestID, requestEvent: offer,
+                                                      repeatEvent: RepeatLookup.Event(template: template, started: context.started))
         let event = Self.event(template, for: outcome)
         if outcome.kind == .rejected, let error = outcome.account.lastError {
             let rejection = GatewayError.rejectedByTencent(code: error.code, info: error.info)

@@ -14,6 +14,10 @@ struct ImportService: Sendable {
     var pollInterval: Duration = .milliseconds(200)
     let quota: BacklogQuota
     let logger: Logger
+    /// Answers repeats of accounts already imported as asked, in shared statements.
+    let repeats: RepeatLookup
+    /// `importAccount` calls under way in this replica.
+    let inFlight = InFlightCounter()
 
     private var signals: OutcomeSignals { delivery.signals }
 
@@ -63,8 +67,18 @@ struct ImportService: Sendable {
     /// `requestEvent`: the request's audit event, recorded with the outcome when
     /// this request delivers a new account and its answer is final (`Outcome.eventRecorded`).
     func importAccount(_ input: AccountInput, caller: String, requestID: String,
-                       requestEvent: RequestEventOffer? = nil) async throws -> Outcome {
+                       requestEvent: RequestEventOffer? = nil, repeatEvent: RepeatLookup.Event? = nil) async throws -> Outcome {
         let deadline = ContinuousClock.now + wait
+        inFlight.add(1)
+        defer { inFlight.add(-1) }
+        // While other requests are under way, a repeat of an account imported as
+        // asked is answered, and audited, by a statement it shares with them. Alone,
+        // a request goes straight to the statement that may also create its account:
+        // for a new account the lookup would be a round trip more.
+        if let repeatEvent, inFlight.value > 1,
+           let account = try await repeats.answer(input, event: repeatEvent) {
+            return Outcome(kind: .alreadyImported, account: account, eventRecorded: true)
+        }
         // Over its backlog quota, a caller may still ask about accounts already
         // imported as asked (200, no upstream call); anything to queue gets 429.
         let refusal = quota.refusal(for: caller)
