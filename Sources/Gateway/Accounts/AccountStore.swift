@@ -212,6 +212,20 @@ extension AccountStore {
 }
 
 extension AccountStore {
+    /// Those of `userIDs` that are no longer pending.
+    static func resolved(_ userIDs: [String], on pool: PostgresPool) async throws -> [String] {
+        try await pool.query(resolvedStatement(userIDs)).rows.map { try $0.string("user_id") }
+    }
+
+    static func resolvedStatement(_ userIDs: [String]) -> PostgresQuery {
+        """
+        SELECT user_id FROM accounts
+        WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(JSON.text(userIDs))::jsonb))) AND status <> 'pending'
+        """
+    }
+}
+
+extension AccountStore {
     /// The user_id a chat_user_id is mapped to, if any.
     static func owner(ofChatUserID chatUserID: String, on connection: PostgresConnection) throws -> String? {
         try connection.query("SELECT user_id FROM accounts WHERE chat_user_id = \(chatUserID)").rows.first?.string("user_id")

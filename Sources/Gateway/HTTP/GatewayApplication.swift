@@ -80,6 +80,13 @@ public final class GatewayApplication: Sendable {
                 }
             }
             group.addTask { await self.delivery.breaker.keepFresh() }
+            group.addTask {
+                await self.delivery.signals.watch(every: Self.outcomeWatchInterval, resolved: { [pool = self.pool] userIDs in
+                    try await AccountStore.resolved(userIDs, on: pool)
+                }, onError: { [logger = self.logger] error in
+                    logger.warning("cannot look for outcomes other replicas recorded", metadata: .error(error))
+                })
+            }
         }
     }
 
@@ -95,6 +102,9 @@ public final class GatewayApplication: Sendable {
         // Every denial accounted for: the counts of windows still open are audited now.
         await auditDenialCounts(all: true)
     }
+
+    /// How soon a waiting request learns of an outcome another replica recorded.
+    static let outcomeWatchInterval: Duration = .milliseconds(10)
 
     /// The whole HTTP surface, for the server.
     public var handler: HTTPHandler {

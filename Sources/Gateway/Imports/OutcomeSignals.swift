@@ -1,23 +1,29 @@
 import Foundation
 import Synchronization
 
-/// Wakes requests waiting for an account's import to resolve, when this replica
-/// records an outcome. Other replicas' outcomes are seen by polling, so a
-/// wait always has a timeout.
+/// Wakes requests waiting for an account's import to resolve: at once when this
+/// replica records an outcome (`signal`), and within `watch`'s interval when
+/// another replica does. A wait always has a timeout as well.
 final class OutcomeSignals: Sendable {
     private struct Waiter {
         var userID: String
         var continuation: CheckedContinuation<Void, Never>
     }
 
+    /// Which of the given accounts are no longer pending (in the database, whoever recorded them).
+    typealias Resolved = @Sendable ([String]) async throws -> [String]
+
     private let waiters = Mutex<[UInt64: Waiter]>([:])
     private let nextID = Atomic<UInt64>(0)
+    /// Rung when a wait begins, so an idle watcher need not poll.
+    private let firstWaiter = Doorbell()
 
     /// Returns when `signal(userID)` is called or `timeout` has passed, whichever is first.
     func wait(for userID: String, timeout: Duration) async {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         await withCheckedContinuation { continuation in
             waiters.withLock { $0[id] = Waiter(userID: userID, continuation: continuation) }
+            firstWaiter.ring()
             Task { [weak self] in
                 try? await Task.sleep(for: timeout)
                 self?.resume(id)
@@ -26,12 +32,44 @@ final class OutcomeSignals: Sendable {
     }
 
     func signal(_ userID: String) {
+        signal(Set([userID]))
+    }
+
+    func signal(_ userIDs: Set<String>) {
         let woken = waiters.withLock { waiters -> [Waiter] in
-            let matching = waiters.filter { $0.value.userID == userID }
+            let matching = waiters.filter { userIDs.contains($0.value.userID) }
             for id in matching.keys { waiters[id] = nil }
             return Array(matching.values)
         }
         for waiter in woken { waiter.continuation.resume() }
+    }
+
+    /// The accounts waited for now.
+    var awaited: Set<String> {
+        waiters.withLock { Set($0.values.map(\.userID)) }
+    }
+
+    /// Until cancelled: while anyone waits, asks `resolved` every `interval`
+    /// which awaited accounts another replica (or anyone) has resolved, in one
+    /// statement for all of them, and wakes their waiters. Without it a request
+    /// whose account another replica delivered would learn of it only by its
+    /// own poll (`ImportService.pollInterval`), typically at its deadline.
+    func watch(every interval: Duration, errorInterval: Duration = .seconds(1), resolved: Resolved,
+               onError: @Sendable (Error) -> Void) async {
+        while !Task.isCancelled {
+            let userIDs = awaited
+            if userIDs.isEmpty {
+                await firstWaiter.wait(timeout: .seconds(1))
+                continue
+            }
+            do {
+                signal(Set(try await resolved(userIDs.sorted())))
+                try? await Task.sleep(for: interval)
+            } catch {
+                onError(error)
+                try? await Task.sleep(for: errorInterval)
+            }
+        }
     }
 
     private func resume(_ id: UInt64) {

@@ -74,12 +74,15 @@ final class RepeatLookup: Sendable {
             return event
         }
         return """
-            WITH found AS (
+            WITH asked AS (
+                SELECT * FROM jsonb_to_recordset(\(JSON.text(asked))::jsonb) AS q(position bigint, user_id text, nick text, face_url text)
+            ), found AS (
                 SELECT q.position, \(unescaped: AccountStore.qualifiedColumns),
                        a.status = 'imported' AND (q.nick IS NULL OR q.nick IS NOT DISTINCT FROM a.nick)
                            AND (q.face_url IS NULL OR q.face_url IS NOT DISTINCT FROM a.face_url) AS answered
-                FROM jsonb_to_recordset(\(JSON.text(asked))::jsonb) AS q(position bigint, user_id text, nick text, face_url text)
-                JOIN accounts a ON a.user_id = q.user_id
+                FROM asked q JOIN accounts a ON a.user_id = q.user_id
+                -- Through the primary key: a plain join hashed the function's rows and scanned the table.
+                WHERE a.user_id = ANY (ARRAY(SELECT user_id FROM asked))
             ), written AS (
                 INSERT INTO audit_events (\(unescaped: AuditLog.insertColumns))
                 SELECT e.request_id, e.caller, e.action, e.user_id, e.chat_user_id, 'already_imported', 200,
