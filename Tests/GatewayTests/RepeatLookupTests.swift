@@ -106,4 +106,19 @@ import Testing
         await pool.close()
         await database.drop()
     }
+
+    @Test func aFloodOfNewAccountsStopsAskingButProbesForRepeats() {
+        var rate = RepeatLookup.HitRate()
+        let first = rate.worthAsking()
+        #expect(first, "repeats are assumed until seen otherwise")
+        for _ in 0..<100 { rate.record(hit: false) }
+        var asked = 0
+        for _ in 0..<64 where rate.worthAsking() { asked += 1 }
+        #expect(asked == 64 / RepeatLookup.HitRate.probeEvery, "only probes ask: \(asked) of 64")
+        // Repeats come back: the probes see them and everyone asks again.
+        for _ in 0..<40 { rate.record(hit: true) }
+        var all = true
+        for _ in 0..<10 where !rate.worthAsking() { all = false }
+        #expect(all)
+    }
 }

@@ -74,8 +74,9 @@ struct ImportService: Sendable {
         // While other requests are under way, a repeat of an account imported as
         // asked is answered, and audited, by a statement it shares with them. Alone,
         // a request goes straight to the statement that may also create its account:
-        // for a new account the lookup would be a round trip more.
-        if let repeatEvent, inFlight.value > 1,
+        // for a new account the lookup would be a round trip more (and under a
+        // flood of new accounts it is skipped: `RepeatLookup.worthAsking`).
+        if let repeatEvent, inFlight.value > 1, repeats.worthAsking(),
            let account = try await repeats.answer(input, event: repeatEvent) {
             return Outcome(kind: .alreadyImported, account: account, eventRecorded: true)
         }

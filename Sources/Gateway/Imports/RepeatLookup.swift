@@ -1,5 +1,6 @@
 import Logging
 import PostgresClient
+import Synchronization
 
 /// The common repeat, a `POST /accounts` for an account already imported as
 /// asked, answered in one statement per group of requests: it reads the
@@ -40,7 +41,43 @@ final class RepeatLookup: Sendable {
     /// The account, when the request is answered `already_imported` with its
     /// event written; nil when it must take the usual path.
     func answer(_ input: AccountInput, event: Event) async throws -> Account? {
-        try await group.submit(Request(input: input, event: event))
+        let account = try await group.submit(Request(input: input, event: event))
+        hits.withLock { $0.record(hit: account != nil) }
+        return account
+    }
+
+    /// Whether asking is likely to pay: for a new account it is a shared round
+    /// trip more, so while most recent askers were not answered (a flood of new
+    /// accounts) requests go straight on; every `HitRate.probeEvery`-th asks
+    /// anyway, so a return of repeats is seen.
+    func worthAsking() -> Bool {
+        hits.withLock { $0.worthAsking() }
+    }
+
+    private let hits = Mutex(HitRate())
+
+    /// The recent share of askers answered, as a moving average.
+    struct HitRate: Sendable {
+        /// Answered share below which only probes ask.
+        static let threshold = 0.25
+        static let probeEvery = 16
+        /// Weight of the newest answer.
+        static let weight = 1.0 / 32
+
+        private(set) var rate = 1.0
+        private var skipped = 0
+
+        mutating func record(hit: Bool) {
+            rate += Self.weight * ((hit ? 1 : 0) - rate)
+        }
+
+        mutating func worthAsking() -> Bool {
+            if rate >= Self.threshold { return true }
+            skipped += 1
+            guard skipped >= Self.probeEvery else { return false }
+            skipped = 0
+            return true
+        }
     }
 
     /// What a request asks, as one row of the statement's `jsonb_to_recordset` (written by
