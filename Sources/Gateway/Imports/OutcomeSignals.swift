@@ -8,6 +8,8 @@ final class OutcomeSignals: Sendable {
     private struct Waiter {
         var userID: String
         var continuation: CheckedContinuation<Void, Never>
+        /// Resumes the wait at its timeout; cancelled when a signal comes first.
+        var timer: Task<Void, Never>?
     }
 
     /// Which of the given accounts are no longer pending (in the database, whoever recorded them).
@@ -24,10 +26,17 @@ final class OutcomeSignals: Sendable {
         await withCheckedContinuation { continuation in
             waiters.withLock { $0[id] = Waiter(userID: userID, continuation: continuation) }
             firstWaiter.ring()
-            Task { [weak self] in
+            let timer = Task { [weak self] in
                 try? await Task.sleep(for: timeout)
+                guard !Task.isCancelled else { return }
                 self?.resume(id)
             }
+            // Keep the timer so a signal cancels it; if the signal came first, it is gone already.
+            let stillWaiting = waiters.withLock { waiters in
+                waiters[id]?.timer = timer
+                return waiters[id] != nil
+            }
+            if !stillWaiting { timer.cancel() }
         }
     }
 
@@ -41,7 +50,10 @@ final class OutcomeSignals: Sendable {
             for id in matching.keys { waiters[id] = nil }
             return Array(matching.values)
         }
-        for waiter in woken { waiter.continuation.resume() }
+        for waiter in woken {
+            waiter.timer?.cancel()
+            waiter.continuation.resume()
+        }
     }
 
     /// The accounts waited for now.
