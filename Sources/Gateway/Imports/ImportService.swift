@@ -66,6 +66,8 @@ struct ImportService: Sendable {
 
     /// `requestEvent`: the request's audit event, recorded with the outcome when
     /// this request delivers a new account and its answer is final (`Outcome.eventRecorded`).
+    /// `repeatEvent`: the same event as `RepeatLookup` writes it when the account
+    /// is already imported as asked (then `Outcome.eventRecorded` too).
     func importAccount(_ input: AccountInput, caller: String, requestID: String,
                        requestEvent: RequestEventOffer? = nil, repeatEvent: RepeatLookup.Event? = nil) async throws -> Outcome {
         let deadline = ContinuousClock.now + wait

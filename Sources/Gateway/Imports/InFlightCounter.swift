@@ -1,6 +1,7 @@
 import Synchronization
 
-/// A count shared by the worker loop and its delivery tasks.
+/// A count of work under way, read without a lock: the worker's accounts in
+/// delivery, the import requests a replica is serving.
 final class InFlightCounter: Sendable {
     private let count = Atomic<Int>(0)
 
