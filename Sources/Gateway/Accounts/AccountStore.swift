@@ -200,9 +200,8 @@ enum AccountStore {
 extension AccountStore {
     /// Several accounts by user_id, in one query.
     static func fetch(_ userIDs: [String], on pool: PostgresPool) async throws -> [String: Account] {
-        let list = JSON.text(userIDs)
         let rows = try await pool.query("""
-            SELECT \(unescaped: columns) FROM accounts WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb)))
+            SELECT \(unescaped: columns) FROM accounts WHERE user_id = \(fragment: .any(of: userIDs))
             """).rows
         return Dictionary(uniqueKeysWithValues: try rows.map { row in
             let account = try decode(row)
@@ -220,7 +219,7 @@ extension AccountStore {
     static func resolvedStatement(_ userIDs: [String]) -> PostgresQuery {
         """
         SELECT user_id FROM accounts
-        WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(JSON.text(userIDs))::jsonb))) AND status <> 'pending'
+        WHERE user_id = \(fragment: .any(of: userIDs)) AND status <> 'pending'
         """
     }
 }

@@ -40,8 +40,7 @@ struct PostgresLeaseStore: LeaseStore {
         default:
             return try await pool.query("""
                 UPDATE accounts SET \(fragment: Self.takeLease(owner))
-                WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(JSON.text(userIDs))::jsonb)))
-                    AND \(unescaped: Self.claimable)
+                WHERE user_id = \(fragment: .any(of: userIDs)) AND \(unescaped: Self.claimable)
                 RETURNING \(unescaped: Self.claimColumns)
                 """).rows.map(Self.decodeClaim)
         }
@@ -73,7 +72,7 @@ struct PostgresLeaseStore: LeaseStore {
                 next_attempt_at = now() + \(max(delay.milliseconds, 10))::integer * interval '1 millisecond'
             WHERE user_id = ANY (ARRAY(
                 SELECT user_id FROM accounts
-                WHERE user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(JSON.text(userIDs))::jsonb))) AND status = 'pending'
+                WHERE user_id = \(fragment: .any(of: userIDs)) AND status = 'pending'
                     AND lease_owner = \(owner)
                 ORDER BY user_id FOR UPDATE))
             """)

@@ -96,7 +96,6 @@ final class RepeatLookup: Sendable {
         }
     }
 
-
     /// An account is unchanged as `Account.changes` has it: each profile field is
     /// either not asked for or asked as stored. The events are written in the
     /// requests' order; `answered` tells which were.

@@ -75,11 +75,10 @@ public struct Reconciler: Sendable {
             }
             let missing = answer.missing
             if !missing.isEmpty {
-                let list = JSON.text(missing)
                 let requeued = try await pool.query("""
                     UPDATE accounts SET status = 'pending', upstream_exists = false, attempts = 0, unexplained_attempts = 0, next_attempt_at = now(),
                         updated_at = now(), request_id = 'reconcile', last_error_code = NULL, last_error_info = NULL
-                    WHERE status = 'imported' AND chat_user_id = ANY (ARRAY(SELECT jsonb_array_elements_text(\(list)::jsonb)))
+                    WHERE status = 'imported' AND chat_user_id = \(fragment: .any(of: missing))
                     """).affectedRows
                 summary.requeued += requeued
                 logger.warning("accounts missing at Tencent re-queued", metadata: ["reconcile.requeued": "\(requeued)"])
