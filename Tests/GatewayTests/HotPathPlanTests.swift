@@ -7,47 +7,53 @@ import Testing
 /// primary key: a sequential scan costs time in proportion to the table and
 /// went unseen until the singles flood slowed down (5.5 ms per call at 20,000 accounts).
 @Suite struct HotPathPlanTests {
-    @Test func recordingAnOutcomeReadsNoWholeTable() async throws {
+    /// Runs `body` on a database whose `accounts` holds 20,000 rows `<prefix>_1…`
+    /// with `status` (an SQL expression of `i`), analyzed, as plans see it under load.
+    private func withAccounts(_ prefix: String, status: StaticString, _ body: (PostgresPool) async throws -> Void) async throws {
         let database = try await TestDatabase.create()
         let pool = database.pool(size: 1)
-        _ = try await pool.query("""
-            INSERT INTO accounts (user_id, chat_user_id, status, next_attempt_at)
-            SELECT 'plan_' || i, 'plan_' || i, 'pending', now() FROM generate_series(1, 20000) AS i
-            """)
-        _ = try await pool.query("ANALYZE accounts")
-        let outcomes = (1...100).map { i in
-            ImportDelivery.OutcomeRow("plan_\(i)", sent: UpstreamAccount(chatUserID: "plan_\(i)", nick: nil, faceURL: nil),
-                                      decision: i % 2 == 0 ? .imported : .retry(after: .seconds(1), reason: .unexplained, code: 72000, info: "?"))
+        do {
+            _ = try await pool.query("""
+                INSERT INTO accounts (user_id, chat_user_id, status, next_attempt_at)
+                SELECT \(prefix) || '_' || i, \(prefix) || '_' || i, \(unescaped: status), now() FROM generate_series(1, 20000) AS i
+                """)
+            _ = try await pool.query("ANALYZE accounts")
+            try await body(pool)
+        } catch {
+            await pool.close()
+            await database.drop()
+            throw error
         }
-        let event = AuditEvent(requestID: "r", caller: nil, action: .upstreamMultiaccountImport, outcome: .partial)
-        let statement = PostgresLeaseStore.recordStatement(outcomes, event: event, owner: "replica", maxUnexplained: 5)
-        let plan = try await pool.query("EXPLAIN \(fragment: statement)").rows.map { try $0.string("QUERY PLAN") }
-        #expect(!plan.contains { $0.contains("Seq Scan on accounts") }, "\(plan.joined(separator: "\n"))")
         await pool.close()
         await database.drop()
+    }
+
+    @Test func recordingAnOutcomeReadsNoWholeTable() async throws {
+        try await withAccounts("plan", status: "'pending'") { pool in
+            let outcomes = (1...100).map { i in
+                ImportDelivery.OutcomeRow("plan_\(i)", sent: UpstreamAccount(chatUserID: "plan_\(i)", nick: nil, faceURL: nil),
+                                          decision: i % 2 == 0 ? .imported : .retry(after: .seconds(1), reason: .unexplained, code: 72000, info: "?"))
+            }
+            let event = AuditEvent(requestID: "r", caller: nil, action: .upstreamMultiaccountImport, outcome: .partial)
+            let statement = PostgresLeaseStore.recordStatement(outcomes, event: event, owner: "replica", maxUnexplained: 5)
+            let plan = try await pool.query("EXPLAIN \(fragment: statement)").rows.map { try $0.string("QUERY PLAN") }
+            #expect(!plan.contains { $0.contains("Seq Scan on accounts") }, "\(plan.joined(separator: "\n"))")
+        }
     }
 
     /// The worker's claim of due accounts reads only what it claims, through the
     /// indexes: it runs many times a second under a backlog, and a sequential scan
     /// per claim made PostgreSQL the busiest process of the singles bench.
     @Test func claimingDueAccountsReadsNoWholeTable() async throws {
-        let database = try await TestDatabase.create()
-        let pool = database.pool(size: 1)
-        _ = try await pool.query("""
-            INSERT INTO accounts (user_id, chat_user_id, status, next_attempt_at)
-            SELECT 'due_' || i, 'due_' || i, CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'imported' END, now()
-            FROM generate_series(1, 20000) AS i
-            """)
-        _ = try await pool.query("ANALYZE accounts")
-        for limit in [1, 100, 2_000] {
-            let statement = PostgresLeaseStore.claimDueStatement(limit: limit, owner: "replica")
-            let plan = try await pool.query("EXPLAIN \(fragment: statement)").rows.map { try $0.string("QUERY PLAN") }
-            #expect(!plan.contains { $0.contains("Seq Scan on accounts") }, "limit \(limit):\n\(plan.joined(separator: "\n"))")
+        try await withAccounts("due", status: "CASE WHEN i % 10 = 0 THEN 'pending' ELSE 'imported' END") { pool in
+            for limit in [1, 100, 2_000] {
+                let statement = PostgresLeaseStore.claimDueStatement(limit: limit, owner: "replica")
+                let plan = try await pool.query("EXPLAIN \(fragment: statement)").rows.map { try $0.string("QUERY PLAN") }
+                #expect(!plan.contains { $0.contains("Seq Scan on accounts") }, "limit \(limit):\n\(plan.joined(separator: "\n"))")
+            }
+            let claimed = try await PostgresLeaseStore(pool: pool).claimDue(limit: 2_000, owner: "replica")
+            #expect(claimed.count == 2_000 && claimed.allSatisfy { $0.account.attempts == 1 })
         }
-        let claimed = try await PostgresLeaseStore(pool: pool).claimDue(limit: 2_000, owner: "replica")
-        #expect(claimed.count == 2_000 && claimed.allSatisfy { $0.account.attempts == 1 })
-        await pool.close()
-        await database.drop()
     }
 
     /// Statements that run for every waiting request under load: the shared
@@ -55,26 +61,19 @@ import Testing
     /// (RepeatLookup's first form joined the asked rows and scanned accounts for
     /// every group: PostgreSQL took half the CPU of the singles bench.)
     @Test func lookingUpRepeatsAndWatchingOutcomesReadNoWholeTable() async throws {
-        let database = try await TestDatabase.create()
-        let pool = database.pool(size: 1)
-        _ = try await pool.query("""
-            INSERT INTO accounts (user_id, chat_user_id, status, next_attempt_at)
-            SELECT 'look_' || i, 'look_' || i, 'imported', now() FROM generate_series(1, 20000) AS i
-            """)
-        _ = try await pool.query("ANALYZE accounts")
-        for count in [1, 20, 200] {
-            let requests = (1...count).map { i in
-                RepeatLookup.Request(input: AccountInput(userID: "look_\(i)", chatUserID: "look_\(i)", nick: nil, faceURL: nil),
-                                     event: RepeatLookup.Event(template: AuditEvent(requestID: "r\(i)", caller: "c", action: .accountImport,
-                                                                                    outcome: .invalid), started: .now))
-            }
-            for statement in [RepeatLookup.statement(requests), AccountStore.resolvedStatement(requests.map(\.input.userID))] {
-                let plan = try await pool.query("EXPLAIN \(fragment: statement)").rows.map { try $0.string("QUERY PLAN") }
-                #expect(!plan.contains { $0.contains("Seq Scan on accounts") }, "\(count) asked:\n\(plan.joined(separator: "\n"))")
+        try await withAccounts("look", status: "'imported'") { pool in
+            for count in [1, 20, 200] {
+                let requests = (1...count).map { i in
+                    RepeatLookup.Request(input: AccountInput(userID: "look_\(i)", chatUserID: "look_\(i)", nick: nil, faceURL: nil),
+                                         event: RepeatLookup.Event(template: AuditEvent(requestID: "r\(i)", caller: "c", action: .accountImport,
+                                                                                        outcome: .invalid), started: .now))
+                }
+                for statement in [RepeatLookup.statement(requests), AccountStore.resolvedStatement(requests.map(\.input.userID))] {
+                    let plan = try await pool.query("EXPLAIN \(fragment: statement)").rows.map { try $0.string("QUERY PLAN") }
+                    #expect(!plan.contains { $0.contains("Seq Scan on accounts") }, "\(count) asked:\n\(plan.joined(separator: "\n"))")
+                }
             }
         }
-        await pool.close()
-        await database.drop()
     }
 
     /// A repeated `POST /accounts` finds its row with one index probe: the insert
