@@ -51,7 +51,8 @@ faults: build
 # run (audit writes and verify, the repeat path vs pgbench, one new account vs
 # the sandbox, import, a flood of single POSTs), then the HTTP server's limits
 # (1,100 idle connections, a flood of blank lines: Benchmarks/http_limits.py),
-# and GET /healthz next to a Hummingbird 2 server at 1, 16 and 128 connections
+# and GET /healthz next to a Hummingbird 2 server at 1, 16 and 128 connections,
+# with wrk on a CPU of its own and then sharing every CPU with the servers
 # (Benchmarks/healthz_bench.py; its peer is a package of its own, built on first use).
 bench: deps
 	$(SWIFT) build -c release --product account-gateway

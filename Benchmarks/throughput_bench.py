@@ -178,7 +178,8 @@ def run_measured(command, env, logdir, name):
 class Stack:
     """A fresh database, key and token; optionally a sandbox and `serve` replicas. Stops what it started."""
 
-    def __init__(self, name, **extra_env):
+    def __init__(self, name, serve_prefix=(), **extra_env):
+        self.serve_prefix = list(serve_prefix)
         self.env, self.logdir, self.sandbox_port, self.token = prepare(
             BIN, f"throughput_bench_{name.replace('-', '_')}", f"throughput-bench-{name}.",
             LOG_LEVEL="warning", **extra_env)
@@ -199,7 +200,7 @@ class Stack:
             port = free_port()
             self.ports.append(port)
             self.processes.append(subprocess.Popen(
-                [BIN, "serve"], env=dict(self.env, GATEWAY_LISTEN=f"127.0.0.1:{port}"),
+                [*self.serve_prefix, BIN, "serve"], env=dict(self.env, GATEWAY_LISTEN=f"127.0.0.1:{port}"),
                 stderr=open(os.path.join(self.logdir, f"replica{i}.log"), "w")))
         for port in self.ports:
             wait_ready(f"http://127.0.0.1:{port}/readyz")
@@ -219,8 +220,9 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(name, replicas, **extra_env):
-    stack = Stack(name, **extra_env)
+def running_stack(name, replicas, serve_prefix=(), **extra_env):
+    """`serve_prefix`: a command the replicas run under (e.g. taskset)."""
+    stack = Stack(name, serve_prefix, **extra_env)
     try:
         yield stack.start(replicas)
     finally:
