@@ -85,6 +85,53 @@ import Testing
         }
     }
 
+    /// A batch call takes what is queued when its slot comes: requests that
+    /// arrive one by one while the batch budget is scarce share its calls,
+    /// rather than each handful spending a call (and waiting seconds for one).
+    @Test func aTrickleOfRequestsFillsEachBatchCall() async throws {
+        var options = GatewayHarness.Options()
+        options.importRate = 1
+        options.batchRate = 2
+        options.waitMilliseconds = 4000
+        try await GatewayHarness.with(options) { h in
+            let worker = Task { await h.app.runWorker() }
+            defer { worker.cancel() }
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for i in 1...40 {
+                    group.addTask { try await h.postAccount(#"{"user_id":"trickle_\#(i)"}"#).status }
+                    try await Task.sleep(for: .milliseconds(25))
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let stats = h.sandbox.stats()
+            #expect(stats.accounts == 40)
+            // At 2 batch calls/s, a call per handful would leave most of them unconfirmed after 4 s.
+            #expect(statuses.sorted() == Array(repeating: 201, count: 40), "\(statuses) \(stats.calls)")
+            let batches = stats.calls["multiaccount_import"] ?? 0
+            #expect(batches > 0 && batches <= 8, "\(stats.calls)")
+            #expect(stats.maxCallsPerSecond["multiaccount_import"] ?? 0 <= 2, "\(stats.maxCallsPerSecond)")
+        }
+    }
+
+    @Test func theBatchQueueHandsOutTheOldestClaimsOnlyWhileASenderRuns() {
+        let queue = BatchQueue()
+        #expect(!queue.offer([claim("early")]), "no sender yet: the claim stays the caller's")
+        #expect(queue.count == 0)
+        queue.open()
+        #expect(queue.offer((1...150).map { claim("q\($0)") }))
+        #expect(queue.take(100).map(\.account.userID) == (1...100).map { "q\($0)" })
+        #expect(queue.count == 50)
+        #expect(queue.offer([claim("late")]))
+        // A second sender (a worker started while the last one stops): the queue stays open until both stop.
+        queue.open()
+        #expect(queue.close().isEmpty)
+        #expect(queue.offer([claim("late")]) && queue.take(1).count == 1)
+        let left = queue.close()
+        #expect(left.count == 51 && left.last?.account.userID == "late")
+        #expect(!queue.offer([claim("after")]), "a stopped sender takes nothing more")
+        #expect(queue.count == 0)
+    }
+
     @Test func aRingWakesTheWaiterAndARingWithNoWaiterIsKept() async {
         let bell = Doorbell()
         bell.ring()
@@ -102,12 +149,6 @@ import Testing
     }
 
     @Test func thePlanSendsSinglesWhileTheShareLastsAndBulkInBatches() {
-        func claim(_ id: String, exists: Bool = false, bulk: Bool = false, attempt: Int = 1) -> ImportDelivery.Claim {
-            let now = Date()
-            return ImportDelivery.Claim(account: Account(
-                userID: id, chatUserID: id, nick: nil, faceURL: nil, status: .pending, createdAt: now, updatedAt: now,
-                importedAt: nil, attempts: attempt, lastError: nil, upstreamExists: exists), requestID: nil, caller: nil, bulk: bulk)
-        }
         // A retry may find the account at Tencent already (an earlier attempt's answer lost): multiaccount_import.
         #expect(ImportWorker.plan([claim("r", attempt: 2)], singles: 5).batched.map(\.account.userID) == ["r"])
         // A handful goes singly while account_import's share lasts, whatever its origin...
@@ -130,4 +171,12 @@ import Testing
         #expect(bulkSplit.batched.map(\.account.userID) == (1...30).map { "b\($0)" })
         #expect(bulkSplit.singles.isEmpty)
     }
+}
+
+/// A claim on a pending account, for the tests that need no database.
+private func claim(_ id: String, exists: Bool = false, bulk: Bool = false, attempt: Int = 1) -> ImportDelivery.Claim {
+    let now = Date()
+    return ImportDelivery.Claim(account: Account(
+        userID: id, chatUserID: id, nick: nil, faceURL: nil, status: .pending, createdAt: now, updatedAt: now,
+        importedAt: nil, attempts: attempt, lastError: nil, upstreamExists: exists), requestID: nil, caller: nil, bulk: bulk)
 }

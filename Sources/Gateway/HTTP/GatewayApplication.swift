@@ -52,7 +52,8 @@ public final class GatewayApplication: Sendable {
         self.imports = ImportService(pool: pool, delivery: delivery, wait: .milliseconds(configuration.waitMilliseconds),
                                      quota: BacklogQuota(perCaller: configuration.maxPendingPerCaller, total: configuration.maxPending,
                                                          drainRate: Double(configuration.importRate) * RateLimiter.headroom),
-                                     logger: logger, repeats: RepeatLookup(pool: pool, logger: logger))
+                                     logger: logger, repeats: RepeatLookup(pool: pool, logger: logger),
+                                     intents: IntentWriter(pool: pool, logger: logger))
     }
 
     /// host:pid:random — unique per process, readable in `accounts.lease_owner`.

@@ -27,15 +27,11 @@ extension ImportDelivery {
         await callBatch(chunk)
     }
 
-    /// Delivers a chunk at a slot of the batch budget already reserved for it (the worker's path).
-    func deliverChunk(_ chunk: [Claim], at slot: ContinuousClock.Instant) async {
+    /// Delivers a chunk now, in a slot of the batch budget the caller waited
+    /// for (the worker's path: `ImportWorker.sendBatches`).
+    func deliverChunk(_ chunk: [Claim]) async {
         countInFlight(chunk.count)
         defer { countInFlight(-chunk.count) }
-        guard await RateLimiter.waitFor(slot) else {
-            metrics.rateLimitLateSlot(api: batchLimiter.api.rawValue)
-            await giveBack(chunk, dueIn: .zero)
-            return
-        }
         await callBatch(chunk)
     }
 

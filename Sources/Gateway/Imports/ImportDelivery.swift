@@ -29,6 +29,8 @@ final class ImportDelivery: Sendable {
     let logger: Logger
     /// Rung when a request leaves an account due for this replica's worker.
     let doorbell = Doorbell()
+    /// Claims waiting for a multiaccount_import call (`ImportWorker.sendBatches`).
+    let batchQueue = BatchQueue()
     /// Deliveries under way in this replica, so shutdown can let them finish.
     private let inFlight = InFlightCounter()
     let metrics: GatewayMetrics
@@ -90,15 +92,30 @@ final class ImportDelivery: Sendable {
         // A slot reserved for account_import is no use to an account that goes through multiaccount_import.
         let grant = await limiter.acquire(deadline: permitDeadline, reserved: limiter === importLimiter ? reserved : nil)
         guard grant.permitted else {
-            // The worker may still serve it at once through the batch budget, coalesced with others.
-            var batchSoon = false
-            if limiter !== batchLimiter { batchSoon = batchLimiter.mayServe(before: .now + .seconds(1)) }
+            // The worker may still serve it soon through the batch budget, coalesced with
+            // others: the claim joins its queue as it is, or (no worker here) is due at once.
+            let batchSoon = limiter !== batchLimiter && batchLimiter.mayServe(before: .now + .seconds(1))
+            if batchSoon, batchQueue.offer([claim]) { return nil }
             await giveBack(claim, dueIn: batchSoon ? .zero : grant.retryAfter)
             if batchSoon { doorbell.ring() }
             return nil
         }
         return await call(claim, limiter: limiter)
     }
+
+    /// The latest moment a single account's own account_import call should go
+    /// out: before `deadline`, and no later than the batch budget could carry it,
+    /// coalesced by the worker (`coalescingLead` covers the worker's claim). Under
+    /// a backlog of single requests account_import's slots lie far ahead, while
+    /// multiaccount_import's come every few milliseconds, each carrying up to 100.
+    func singleCallDeadline(before deadline: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        min(deadline, max(batchLimiter.nextFree, .now + Self.coalescingLead))
+    }
+
+    /// How much later than the batch budget's next slot a single call may still
+    /// go out through account_import: about what the worker takes to claim an
+    /// account and queue it for a batch call.
+    static let coalescingLead: Duration = .milliseconds(20)
 
     /// The limiter an account's next call goes through.
     func limiter(for account: Account) -> RateLimiter {

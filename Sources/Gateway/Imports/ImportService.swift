@@ -16,6 +16,8 @@ struct ImportService: Sendable {
     let logger: Logger
     /// Answers repeats of accounts already imported as asked, in shared statements.
     let repeats: RepeatLookup
+    /// Stores concurrent requests' intents in shared statements.
+    let intents: IntentWriter
     /// `importAccount` calls under way in this replica.
     let inFlight = InFlightCounter()
 
@@ -87,21 +89,33 @@ struct ImportService: Sendable {
         let refusal = quota.refusal(for: caller)
         // A new account is claimed in the statement that stores it, so this request
         // delivers it with no further round trip; not when account_import's budget
-        // is reserved beyond the first half of the wait (the worker then coalesces it).
-        let servable = delivery.importLimiter.mayServe(before: slotDeadline(deadline))
+        // is reserved beyond the first half of the wait, or beyond the batch
+        // budget's next slot (the worker then coalesces it).
+        let callDeadline = delivery.singleCallDeadline(before: slotDeadline(deadline))
+        let servable = delivery.importLimiter.mayServe(before: callDeadline)
         // While the breaker is open no call can go out for a while: store the intent and answer 202 at once.
         let breakerOpen = await delivery.breaker.state() != nil
         let deliverNow = refusal == nil && servable && !breakerOpen
         let owner = delivery.owner
-        // The claimed account's call slot is reserved in the same statement.
+        // Alone, the claimed account's call slot is reserved in the same statement: a
+        // round trip less. Not while other imports are under way: the reservation
+        // locks the budget's row until the insert commits, so statements that
+        // reserve take turns at one commit each, while the limiter reserves
+        // for all of this replica's waiting requests in one short statement.
         let limiter = delivery.importLimiter
-        let slot = limiter.reservesInPostgres
+        let slot = limiter.reservesInPostgres && inFlight.value <= 1
             ? AccountStore.SlotRequest(api: limiter.api.rawValue, rate: limiter.rate,
-                                       maxWaitMilliseconds: (slotDeadline(deadline) - .now).milliseconds)
+                                       maxWaitMilliseconds: (callDeadline - .now).milliseconds)
             : nil
-        let found = try await pool.withConnection { connection in
-            try AccountStore.insertOrFind(input, requestID: requestID, caller: caller, insert: refusal == nil,
-                                          claimFor: deliverNow ? owner : nil, reserving: slot, on: connection)
+        let found: AccountStore.Found?
+        if let slot, deliverNow {
+            found = try await pool.withConnection { connection in
+                try AccountStore.insertOrFind(input, requestID: requestID, caller: caller, insert: refusal == nil,
+                                              claimFor: owner, reserving: slot, on: connection)
+            }
+        } else {
+            found = try await intents.insertOrFind(IntentWriter.Request(
+                input: input, requestID: requestID, caller: caller, insert: refusal == nil, claimFor: deliverNow ? owner : nil))
         }
         let intent: Intent
         switch found {
@@ -253,6 +267,13 @@ struct ImportService: Sendable {
         deadline - wait / 2
     }
 
+    /// The latest slot for the account's own call: within the first half of the
+    /// wait and, through account_import, no later than a batch call could carry it.
+    private func callDeadline(for account: Account, deadline: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        let latest = slotDeadline(deadline)
+        return delivery.limiter(for: account) === delivery.importLimiter ? delivery.singleCallDeadline(before: latest) : latest
+    }
+
     /// Delivers `claim` when given (at the `reserved` slot, when its statement
     /// reserved one), otherwise attempts delivery whenever the
     /// account is due and free, and waits for someone's outcome in between, until
@@ -263,7 +284,7 @@ struct ImportService: Sendable {
                                  claim first: ImportDelivery.Claim?, reserved: RateLimiter.Reserved?) async throws -> Account {
         var selfDelivers = first != nil
         if first == nil {
-            selfDelivers = delivery.limiter(for: account).mayServe(before: slotDeadline(deadline))
+            selfDelivers = delivery.limiter(for: account).mayServe(before: callDeadline(for: account, deadline: deadline))
             if !selfDelivers {
                 // Both budgets reserved beyond the deadline: waiting could not change
                 // the answer, so 202 at once, and the budget goes to the backlog first.
@@ -282,7 +303,7 @@ struct ImportService: Sendable {
                 claim = nil
                 // Unstructured: the attempt completes and is recorded even if
                 // this request answers 202 before it does.
-                let slotDeadline = slotDeadline(deadline)
+                let slotDeadline = callDeadline(for: current.account, deadline: deadline)
                 let slot = reserved
                 reserved = nil
                 let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: slotDeadline, reserved: slot) }

@@ -13,8 +13,10 @@ import Synchronization
 /// go one by one through `account_import` while its share lasts, and what it
 /// cannot serve is coalesced through `multiaccount_import`, up to 100 accounts
 /// per call under that API's own central limit; accounts asked for in bulk go
-/// in batches only. Under a backlog of single requests the two budgets work
-/// together: 200 calls/s of one account plus 100 calls/s of 100.
+/// in batches only. Batched claims wait in a `BatchQueue`, and each batch call
+/// takes what is queued when its slot comes (`sendBatches`), so calls are as
+/// full as the backlog allows. Under a backlog of single requests the two
+/// budgets work together: 200 calls/s of one account plus 100 calls/s of 100.
 struct ImportWorker: Sendable {
     let delivery: ImportDelivery
     let logger: Logger
@@ -32,10 +34,14 @@ struct ImportWorker: Sendable {
     /// Runs until the task is cancelled.
     func run() async {
         logger.info("import worker started", metadata: ["worker.owner": "\(delivery.owner)"])
+        // Accounts in calls under way; those queued for a batch call are counted apart.
         let inFlight = InFlightCounter()
+        let queue = delivery.batchQueue
+        queue.open()
         await withDiscardingTaskGroup { group in
+            group.addTask { await sendBatches(from: queue, inFlight: inFlight) }
             while !Task.isCancelled {
-                let free = maxInFlight - inFlight.value
+                let free = maxInFlight - inFlight.value - queue.count
                 // While the breaker is open nothing is claimed but the one probe.
                 var probeOnly = false
                 if let open = await delivery.breaker.state() {
@@ -48,9 +54,12 @@ struct ImportWorker: Sendable {
                 }
                 // Claim only what the shared budgets can serve soon: claims given back
                 // unattempted cost round trips and churn the table for nothing.
-                let singles = delivery.importLimiter.grantableSoon(within: permitHorizon)
+                // Singles only as far ahead as a batch call could carry them instead.
+                let singlesHorizon = min(permitHorizon, delivery.singleCallDeadline(before: .now + permitHorizon) - .now)
+                let singles = delivery.importLimiter.grantableSoon(within: singlesHorizon)
                 let batches = delivery.batchLimiter.grantableSoon(within: permitHorizon)
-                let servable = probeOnly ? min(free, 1) : min(free, claimLimit, singles + batches * ImportDelivery.maxBatchCall)
+                let batchRoom = max(0, batches * ImportDelivery.maxBatchCall - queue.count)
+                let servable = probeOnly ? min(free, 1) : min(free, claimLimit, singles + batchRoom)
                 if servable <= 0 {
                     // Both budgets are reserved beyond the horizon (or the in-flight cap is
                     // reached): sleep until one frees up, rather than polling.
@@ -66,8 +75,7 @@ struct ImportWorker: Sendable {
                         await delivery.doorbell.wait(timeout: idleInterval)
                         continue
                     }
-                    let backoff = await dispatch(claims, singles: singles, inFlight: inFlight, group: &group)
-                    if backoff > .zero { try? await Task.sleep(for: backoff) }
+                    await dispatch(claims, singles: singles, queue: queue, inFlight: inFlight, group: &group)
                 } catch {
                     logger.warning("import worker cannot claim pending imports", metadata: .error(error))
                     try? await Task.sleep(for: errorInterval)
@@ -103,15 +111,14 @@ struct ImportWorker: Sendable {
         return (singles, batched)
     }
 
-    /// Reserves slots for the set and starts its calls; what gets no slot within
-    /// the horizon is given back at once, due when budget frees up. Returns how
-    /// long to pause before claiming again.
-    private func dispatch(_ claims: [ImportDelivery.Claim], singles room: Int, inFlight: InFlightCounter,
-                          group: inout DiscardingTaskGroup) async -> Duration {
-        var backoff = Duration.zero
+    /// Reserves account_import slots for the singles and starts their calls, and
+    /// queues the rest for `sendBatches`. Singles that get no slot within the
+    /// horizon are queued for the batch budget instead.
+    private func dispatch(_ claims: [ImportDelivery.Claim], singles room: Int, queue: BatchQueue,
+                          inFlight: InFlightCounter, group: inout DiscardingTaskGroup) async {
         var (singles, batched) = Self.plan(claims, singles: room)
         if !singles.isEmpty {
-            let grant = await delivery.importLimiter.reserve(singles.count, deadline: .now + permitHorizon)
+            let grant = await delivery.importLimiter.reserve(singles.count, deadline: delivery.singleCallDeadline(before: .now + permitHorizon))
             for (claim, slot) in zip(singles, grant.slots) {
                 inFlight.add(1)
                 // High priority: a slot missed by a busy host is budget lost.
@@ -120,29 +127,50 @@ struct ImportWorker: Sendable {
                     inFlight.add(-1)
                 }
             }
-            // What account_import cannot take goes to the batch budget instead.
             batched = Array(singles.dropFirst(grant.slots.count)) + batched
         }
-        let chunks = stride(from: 0, to: batched.count, by: ImportDelivery.maxBatchCall).map {
-            Array(batched[$0..<min($0 + ImportDelivery.maxBatchCall, batched.count)])
-        }
-        var granted = 0
-        if !chunks.isEmpty {
-            let grant = await delivery.batchLimiter.reserve(chunks.count, deadline: .now + permitHorizon)
-            for (chunk, slot) in zip(chunks, grant.slots) {
-                inFlight.add(chunk.count)
-                group.addTask(priority: .high) {
-                    await delivery.deliverChunk(chunk, at: slot)
-                    inFlight.add(-chunk.count)
+        if !queue.offer(batched) { await delivery.giveBack(batched, dueIn: .zero) }
+    }
+
+    /// Sends what is queued through multiaccount_import: reserves as many slots
+    /// of the batch budget as the queue fills calls, and at each slot takes up
+    /// to 100 of the oldest queued claims, however many joined since. When no
+    /// slot is free within the horizon (other replicas hold the budget, or
+    /// Tencent's lock-out paused it), the queue is given back, due when budget
+    /// is expected to free up.
+    private func sendBatches(from queue: BatchQueue, inFlight: InFlightCounter) async {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let queued = queue.count
+                guard queued > 0 else {
+                    await queue.arrived.wait(timeout: idleInterval)
+                    continue
+                }
+                let calls = (queued + ImportDelivery.maxBatchCall - 1) / ImportDelivery.maxBatchCall
+                let grant = await delivery.batchLimiter.reserve(calls, deadline: .now + permitHorizon)
+                if grant.slots.isEmpty {
+                    await delivery.giveBack(queue.takeAll(), dueIn: grant.retryAfter)
+                    try? await Task.sleep(for: min(max(grant.retryAfter, .milliseconds(1)), permitHorizon / 2))
+                    continue
+                }
+                for slot in grant.slots {
+                    guard await RateLimiter.waitFor(slot) else {
+                        if Task.isCancelled { break }
+                        // Missed (a busy host): the claims stay queued for the next slot.
+                        delivery.metrics.rateLimitLateSlot(api: delivery.batchLimiter.api.rawValue)
+                        continue
+                    }
+                    let chunk = queue.take(ImportDelivery.maxBatchCall)
+                    guard !chunk.isEmpty else { break }
+                    inFlight.add(chunk.count)
+                    group.addTask(priority: .high) {
+                        await delivery.deliverChunk(chunk)
+                        inFlight.add(-chunk.count)
+                    }
                 }
             }
-            granted = grant.slots.count
-            if granted < chunks.count {
-                await delivery.giveBack(Array(chunks.dropFirst(granted).joined()), dueIn: grant.retryAfter)
-                backoff = min(grant.retryAfter, permitHorizon / 2)
-            }
+            // Stopping: what is queued is due again at once, for whichever replica runs on.
+            await delivery.giveBack(queue.close(), dueIn: .zero)
         }
-        return backoff
     }
 }
-

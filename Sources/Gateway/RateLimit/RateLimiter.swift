@@ -84,6 +84,12 @@ actor RateLimiter {
         return last.nextFree <= deadline
     }
 
+    /// When the next free slot is, as the last reservation (under a second old)
+    /// tells; unknown counts as now.
+    nonisolated var nextFree: ContinuousClock.Instant {
+        max(recentReservation?.nextFree ?? .now, .now)
+    }
+
     /// About how many slots a reservation now would get within `horizon`, as
     /// the last reservation (under a second old) tells; unknown counts as a full batch.
     nonisolated func grantableSoon(within horizon: Duration) -> Int {
