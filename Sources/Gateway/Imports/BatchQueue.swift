@@ -53,10 +53,12 @@ final class BatchQueue: Sendable {
 
     /// Everything queued.
     func takeAll() -> [ImportDelivery.Claim] {
-        state.withLock { state in
-            defer { state.claims = [] }
-            return state.claims
-        }
+        state.withLock { Self.drain(&$0) }
+    }
+
+    private static func drain(_ state: inout State) -> [ImportDelivery.Claim] {
+        defer { state.claims = [] }
+        return state.claims
     }
 
     /// Called by a sender when it stops. The last one to stop gets what is
@@ -65,8 +67,7 @@ final class BatchQueue: Sendable {
         state.withLock { state in
             state.senders -= 1
             guard state.senders == 0 else { return [] }
-            defer { state.claims = [] }
-            return state.claims
+            return Self.drain(&state)
         }
     }
 }

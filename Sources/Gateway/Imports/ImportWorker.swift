@@ -55,7 +55,7 @@ struct ImportWorker: Sendable {
                 // Claim only what the shared budgets can serve soon: claims given back
                 // unattempted cost round trips and churn the table for nothing.
                 // Singles only as far ahead as a batch call could carry them instead.
-                let singlesHorizon = min(permitHorizon, delivery.singleCallDeadline(before: .now + permitHorizon) - .now)
+                let singlesHorizon = delivery.singleCallDeadline(before: .now + permitHorizon) - .now
                 let singles = delivery.importLimiter.grantableSoon(within: singlesHorizon)
                 let batches = delivery.batchLimiter.grantableSoon(within: permitHorizon)
                 let batchRoom = max(0, batches * ImportDelivery.maxBatchCall - queue.count)

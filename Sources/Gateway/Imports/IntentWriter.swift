@@ -84,9 +84,7 @@ final class IntentWriter: Sendable {
             SELECT q.position, true AS created, \(unescaped: AccountStore.qualifiedColumns)
             FROM created a JOIN asked q ON q.user_id = a.user_id
             UNION ALL
-            SELECT e.position, false, e.user_id, e.chat_user_id, e.nick, e.face_url, e.status, e.created_at, e.updated_at,
-                   e.imported_at, e.attempts, e.last_error_code, e.last_error_info, e.upstream_exists
-            FROM existing e
+            SELECT position, false, \(unescaped: AccountStore.columns) FROM existing
             """
     }
 
