@@ -27,8 +27,7 @@ import Testing
                         outcomes: [ImportDelivery.OutcomeRow(userID, sent: UpstreamAccount(chatUserID: userID, nick: nil, faceURL: nil),
                                                              decision: .imported)],
                         event: AuditEvent(requestID: "r\(i)", caller: nil, action: .upstreamAccountImport, userID: userID,
-                                          outcome: .imported),
-                        requestEvent: nil)
+                                          outcome: .imported))
                     return (userID, try await recorder.record(call))
                 }
             }

@@ -88,7 +88,7 @@ import Testing
                     ImportDelivery.OutcomeRow("imported", sent: UpstreamAccount(chatUserID: "c-imported", nick: nil, faceURL: nil), decision: .rejected(code: 1, info: "x")),
                 ]
                 let event = AuditEvent(requestID: "r", caller: nil, action: .upstreamMultiaccountImport, outcome: .partial)
-                let recorded = try await store.record([ImportDelivery.RecordedCall(outcomes: outcomes, event: event, requestEvent: nil)],
+                let recorded = try await store.record([ImportDelivery.RecordedCall(outcomes: outcomes, event: event)],
                                                       owner: "replica-a", maxUnexplained: 5)
                     .sorted { $0.userID < $1.userID }
                 seen.append("recorded \(recorded.map { "\($0.userID)=\($0.status.rawValue),imported_at:\($0.importedAt != nil),exists:\($0.upstreamExists)" })")
@@ -122,7 +122,7 @@ import Testing
                                                             decision: .imported)
                     calls.append(ImportDelivery.RecordedCall(
                         outcomes: [outcome], event: call,
-                        requestEvent: ImportDelivery.ConditionalEvent(event: request, userID: userID, status: .imported)))
+                        requestEvents: [ImportDelivery.ConditionalEvent(event: request, userID: userID, status: .imported)]))
                 }
                 let recorded = try await store.record(calls, owner: "replica-a", maxUnexplained: 5).sorted { $0.userID < $1.userID }
                 let written = recorded.map { "\($0.userID)=\($0.status.rawValue)" }

@@ -24,14 +24,14 @@ import Testing
         #expect(event?.outcome == .rejected && event?.httpStatus == 422 && event?.tencentErrorCode == 70398)
         // While the record is under way the request must wait for it, then answer what it wrote.
         #expect(offer.withdraw() == .taken)
-        offer.settle(written: true)
+        offer.settle(written: Self.account(.failed))
         #expect(offer.withdraw() == .written)
     }
 
     @Test func aRecordThatDidNotWriteItLeavesTheEventToTheRequest() {
         let offer = Self.offer()
         #expect(offer.take(predicting: Self.account(.imported))?.httpStatus == 201)
-        offer.settle(written: false)
+        offer.settle(written: nil)
         #expect(offer.withdraw() == .withdrawn)
     }
 
@@ -45,6 +45,27 @@ import Testing
     @Test func aRetryTakesNothing() {
         let offer = Self.offer()
         #expect(offer.take(predicting: Self.account(.pending)) == nil)
+        #expect(offer.withdraw() == .withdrawn)
+    }
+
+    @Test func aQueuedOfferIsTakenByTheBatchCallAndTheRequestWaitsForItsRecord() async {
+        let offer = Self.offer()
+        offer.handOver()
+        #expect(offer.withdraw() == .queued, "the batch call may still take it")
+        #expect(offer.take(predicting: Self.account(.imported))?.httpStatus == 201)
+        let closing = Task { await offer.close() }
+        try? await Task.sleep(for: .milliseconds(50))
+        offer.settle(written: Self.account(.imported))
+        let answered = await closing.value
+        #expect(answered?.status == .imported, "the answer is the outcome recorded with the event")
+        #expect(offer.written?.status == .imported)
+    }
+
+    @Test func closingAnOfferNobodyTookWithdrawsIt() async {
+        let offer = Self.offer()
+        offer.handOver()
+        #expect(await offer.close() == nil)
+        #expect(offer.take(predicting: Self.account(.imported)) == nil, "the request writes its own event")
         #expect(offer.withdraw() == .withdrawn)
     }
 }

@@ -62,14 +62,18 @@ extension ImportDelivery {
             outcome: listed.isEmpty ? decision.outcome : .partial,
             tencentErrorCode: reply.result.tencentCode, tencentErrorInfo: reply.result.tencentInfo,
             attempt: attempt, latencyMilliseconds: reply.latency.milliseconds)
+        // Requests waiting for these accounts: their events go with the outcomes that answer them.
+        let taken = Self.takeRequestEvents(chunk.filter { !listedIDs.contains($0.account.userID) }, decision: decision)
+        var recorded: [Account]?
         do {
-            let recorded = try await record(outcomes, event: event)
+            recorded = try await record(outcomes, event: event, requestEvents: taken.map(\.1))
             metrics.auditEvent(action: event.action.rawValue)
-            for account in recorded { noteUnexplainedEnd(account, decision: decision, log: log) }
+            for account in recorded ?? [] { noteUnexplainedEnd(account, decision: decision, log: log) }
         } catch {
             log.error("could not record the upstream outcomes; the leases will expire and the imports be retried",
                       metadata: .error(error))
         }
+        Self.settle(taken, recorded: recorded)
         for claim in chunk where !listedIDs.contains(claim.account.userID) { signals.signal(claim.account.userID) }
         if !listed.isEmpty {
             log.info("accounts listed in FailAccounts are asked again one by one", metadata: ["batch.fail_accounts": "\(listed.count)"])

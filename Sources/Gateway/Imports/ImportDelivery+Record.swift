@@ -49,20 +49,38 @@ extension ImportDelivery {
     }
 
     /// What one upstream call recorded: its accounts' outcomes, its audit event,
-    /// and the event of the request that made it, when that goes with it.
+    /// and the events of the requests waiting for those accounts that go with it.
     struct RecordedCall: Sendable {
         var outcomes: [OutcomeRow]
         var event: AuditEvent
-        var requestEvent: ConditionalEvent?
+        var requestEvents: [ConditionalEvent] = []
     }
 
     /// The outcomes of one upstream call and its audit event, together (and
-    /// `requestEvent` after it, on its condition). Calls that finish while a
+    /// `requestEvents` after it, each on its condition). Calls that finish while a
     /// record is being written are recorded together in the next statement
     /// (`CallRecorder`). Returns the accounts it changed, as they now are.
     @discardableResult
-    func record(_ outcomes: [OutcomeRow], event: AuditEvent, requestEvent: ConditionalEvent? = nil) async throws -> [Account] {
-        try await recorder.record(RecordedCall(outcomes: outcomes, event: event, requestEvent: requestEvent))
+    func record(_ outcomes: [OutcomeRow], event: AuditEvent, requestEvents: [ConditionalEvent] = []) async throws -> [Account] {
+        try await recorder.record(RecordedCall(outcomes: outcomes, event: event, requestEvents: requestEvents))
+    }
+
+    /// The events of the requests that offered them for these claims, for an
+    /// outcome that leaves their accounts final (`RequestEventOffer.take`).
+    static func takeRequestEvents(_ claims: [Claim], decision: DeliveryDecision) -> [(RequestEventOffer, ConditionalEvent)] {
+        claims.compactMap { claim in
+            guard let offer = claim.requestEvent, let final = predictedFinal(claim.account, after: decision),
+                  let event = offer.take(predicting: final) else { return nil }
+            return (offer, ConditionalEvent(event: event, userID: claim.account.userID, status: final.status))
+        }
+    }
+
+    /// Tells each offer taken for a record whether that record wrote its event.
+    static func settle(_ taken: [(RequestEventOffer, ConditionalEvent)], recorded: [Account]?) {
+        let byID = Dictionary((recorded ?? []).map { ($0.userID, $0) }, uniquingKeysWith: { first, _ in first })
+        for (offer, event) in taken {
+            offer.settle(written: byID[event.userID].flatMap { $0.status == event.status ? $0 : nil })
+        }
     }
 
     /// The account as a final decision leaves it (status and last error, as

@@ -95,7 +95,11 @@ final class ImportDelivery: Sendable {
             // The worker may still serve it soon through the batch budget, coalesced with
             // others: the claim joins its queue as it is, or (no worker here) is due at once.
             let batchSoon = limiter !== batchLimiter && batchLimiter.mayServe(before: .now + .seconds(1))
-            if batchSoon, batchQueue.offer([claim]) { return nil }
+            if batchSoon, batchQueue.offer([claim]) {
+                // The batch call that carries it may also record the request's event.
+                claim.requestEvent?.handOver()
+                return nil
+            }
             await giveBack(claim, dueIn: batchSoon ? .zero : grant.retryAfter)
             if batchSoon { doorbell.ring() }
             return nil
@@ -212,20 +216,17 @@ final class ImportDelivery: Sendable {
         }
 
         // A final outcome of the request's own call: the request's event goes in the same statement.
-        let offer = explaining ? nil : claim.requestEvent
-        let requestEvent = Self.predictedFinal(account, after: decision).flatMap { final in
-            offer?.take(predicting: final).map { ConditionalEvent(event: $0, userID: account.userID, status: final.status) }
-        }
+        let taken = explaining ? [] : Self.takeRequestEvents([claim], decision: decision)
         var recorded: Account?
         do {
             recorded = try await record([OutcomeRow(account.userID, sent: sent, decision: decision)], event: event,
-                                        requestEvent: requestEvent).first
+                                        requestEvents: taken.map(\.1)).first
             metrics.auditEvent(action: event.action.rawValue)
         } catch {
             log.error("could not record the upstream outcome; the lease will expire and the import be retried",
                       metadata: .error(error))
         }
-        if let requestEvent { offer?.settle(written: recorded?.status == requestEvent.status) }
+        Self.settle(taken, recorded: recorded.map { [$0] })
         if let recorded { noteUnexplainedEnd(recorded, decision: decision, log: log) }
         signals.signal(account.userID)
         return recorded

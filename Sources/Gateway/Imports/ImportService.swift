@@ -148,18 +148,21 @@ struct ImportService: Sendable {
     /// Delivers the claim, or follows someone else's delivery, until the deadline.
     private func follow(_ account: Account, wasImported: Bool, deadline: ContinuousClock.Instant,
                         claim: ImportDelivery.Claim?, reserved: RateLimiter.Reserved?) async -> Outcome {
-        let final: Account
+        var resolved: Account?
         do {
-            final = try await awaitResolution(of: account, deadline: deadline, claim: claim, reserved: reserved)
+            resolved = try await awaitResolution(of: account, deadline: deadline, claim: claim, reserved: reserved)
         } catch {
             // The intent is committed: whatever fails now, the worker finishes the import.
             logger.warning("cannot follow the import; answering pending", metadata: [
                 "account.user_id": "\(account.userID)",
             ].adding(error))
-            return Outcome(kind: .pending, account: account)
         }
-        // Settled by now: the attempt that could record the event has ended (awaitResolution waits for it).
-        let eventRecorded = claim?.requestEvent?.withdraw() == .written
+        // Who writes the request's event is settled here: a delivery (its own attempt, or the
+        // batch call its claim went to) still recording it is waited for, and then the
+        // answer is the outcome recorded with the event.
+        let written = await claim?.requestEvent?.close()
+        let eventRecorded = written != nil
+        guard let final = written ?? resolved else { return Outcome(kind: .pending, account: account) }
         switch final.status {
         case .imported: return Outcome(kind: wasImported ? .updated : .imported, account: final, eventRecorded: eventRecorded)
         case .failed: return Outcome(kind: .rejected, account: final, eventRecorded: eventRecorded)
@@ -325,6 +328,8 @@ struct ImportService: Sendable {
             } else if remaining > .zero {
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval))
             }
+            // A batch call that carried the account recorded the outcome with this request's event: no read needed.
+            if let recorded = first?.requestEvent?.written { return recorded }
             guard let account = try await pool.withConnection({ try AccountStore.fetch(userID, on: $0) }) else {
                 // Accounts are never deleted: a vanished row is a bug, answered 500 and logged.
                 throw PostgresError.decoding(column: "user_id", message: "account \(userID) vanished while followed")

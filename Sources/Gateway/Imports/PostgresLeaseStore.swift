@@ -86,7 +86,7 @@ struct PostgresLeaseStore: LeaseStore {
     /// One call's record statement.
     static func recordStatement(_ outcomes: [ImportDelivery.OutcomeRow], event: AuditEvent, owner: String,
                                 maxUnexplained: Int) -> PostgresQuery {
-        recordStatement([ImportDelivery.RecordedCall(outcomes: outcomes, event: event, requestEvent: nil)], owner: owner,
+        recordStatement([ImportDelivery.RecordedCall(outcomes: outcomes, event: event)], owner: owner,
                         maxUnexplained: maxUnexplained)
     }
 
@@ -99,7 +99,7 @@ struct PostgresLeaseStore: LeaseStore {
         var conditions: [AuditLog.OutcomeCondition] = []
         for call in calls {
             events.append(call.event)
-            if let request = call.requestEvent {
+            for request in call.requestEvents {
                 events.append(request.event)
                 conditions.append(AuditLog.OutcomeCondition(position: events.count, userID: request.userID,
                                                             status: request.status.rawValue))

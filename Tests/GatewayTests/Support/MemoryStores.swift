@@ -92,10 +92,11 @@ final class MemoryLeaseStore: LeaseStore {
                     changed.append(row.account)
                 }
             }
-            // The events in call order, each call's request event after it on its condition (as in SQL, after every update).
+            // The events in call order, each call's request events after it on their conditions (as in SQL, after every update).
             for call in calls {
                 state.events.append(call.event)
-                if let request = call.requestEvent, changed.contains(where: { $0.userID == request.userID && $0.status == request.status }) {
+                for request in call.requestEvents
+                where changed.contains(where: { $0.userID == request.userID && $0.status == request.status }) {
                     state.events.append(request.event)
                 }
             }
