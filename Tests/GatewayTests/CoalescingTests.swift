@@ -110,6 +110,18 @@ import Testing
             let batches = stats.calls["multiaccount_import"] ?? 0
             #expect(batches > 0 && batches <= 8, "\(stats.calls)")
             #expect(stats.maxCallsPerSecond["multiaccount_import"] ?? 0 <= 2, "\(stats.maxCallsPerSecond)")
+            // Each request's own event once, and for those a batch call carried, in the statement
+            // that recorded that call (one transaction with its multiaccount_import event).
+            let events = try await h.pool.query("""
+                SELECT count(*) AS requests, count(DISTINCT request_id) AS distinct_requests,
+                       count(*) FILTER (WHERE http_status = 201) AS created,
+                       count(*) FILTER (WHERE xmin::text IN (SELECT xmin::text FROM audit_events
+                                                             WHERE action = 'upstream.multiaccount_import')) AS with_batch
+                FROM audit_events WHERE action = 'account.import'
+                """).rows[0]
+            #expect(try events.int("requests") == 40 && events.int("distinct_requests") == 40 && events.int("created") == 40)
+            let withBatch = try events.int("with_batch")
+            #expect(withBatch >= 30, "\(withBatch) of 40 request events written with their batch call's record")
         }
     }
 

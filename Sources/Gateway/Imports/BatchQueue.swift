@@ -23,6 +23,9 @@ final class BatchQueue: Sendable {
 
     var count: Int { state.withLock { $0.claims.count } }
 
+    /// Whether a sender runs, so that an offer would be taken.
+    var isOpen: Bool { state.withLock { $0.senders > 0 } }
+
     /// Called by a sender when it starts.
     func open() {
         state.withLock { $0.senders += 1 }

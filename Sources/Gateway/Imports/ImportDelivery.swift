@@ -95,16 +95,20 @@ final class ImportDelivery: Sendable {
             // The worker may still serve it soon through the batch budget, coalesced with
             // others: the claim joins its queue as it is, or (no worker here) is due at once.
             let batchSoon = limiter !== batchLimiter && batchLimiter.mayServe(before: .now + .seconds(1))
-            if batchSoon, batchQueue.offer([claim]) {
-                // The batch call that carries it may also record the request's event.
-                claim.requestEvent?.handOver()
-                return nil
-            }
+            if batchSoon, queueForBatch(claim) { return nil }
             await giveBack(claim, dueIn: batchSoon ? .zero : grant.retryAfter)
             if batchSoon { doorbell.ring() }
             return nil
         }
         return await call(claim, limiter: limiter)
+    }
+
+    /// Queues a claim for this replica's worker's next batch call, and offers
+    /// that call the request's event; false when no worker runs here.
+    func queueForBatch(_ claim: Claim) -> Bool {
+        guard batchQueue.offer([claim]) else { return false }
+        claim.requestEvent?.handOver()
+        return true
     }
 
     /// The latest moment a single account's own account_import call should go

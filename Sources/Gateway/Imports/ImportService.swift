@@ -88,14 +88,16 @@ struct ImportService: Sendable {
         // imported as asked (200, no upstream call); anything to queue gets 429.
         let refusal = quota.refusal(for: caller)
         // A new account is claimed in the statement that stores it, so this request
-        // delivers it with no further round trip; not when account_import's budget
-        // is reserved beyond the first half of the wait, or beyond the batch
-        // budget's next slot (the worker then coalesces it).
+        // delivers it with no further round trip. When account_import's budget is
+        // reserved beyond the first half of the wait, or beyond the batch budget's
+        // next slot, this replica's worker coalesces it: the claim goes straight to
+        // its batch queue, and the request's event with that call's record.
         let callDeadline = delivery.singleCallDeadline(before: slotDeadline(deadline))
         let servable = delivery.importLimiter.mayServe(before: callDeadline)
+        let coalesce = !servable && delivery.batchQueue.isOpen && delivery.batchLimiter.mayServe(before: slotDeadline(deadline))
         // While the breaker is open no call can go out for a while: store the intent and answer 202 at once.
         let breakerOpen = await delivery.breaker.state() != nil
-        let deliverNow = refusal == nil && servable && !breakerOpen
+        let deliverNow = refusal == nil && (servable || coalesce) && !breakerOpen
         let owner = delivery.owner
         // Alone, the claimed account's call slot is reserved in the same statement: a
         // round trip less. Not while other imports are under way: the reservation
@@ -103,7 +105,7 @@ struct ImportService: Sendable {
         // reserve take turns at one commit each, while the limiter reserves
         // for all of this replica's waiting requests in one short statement.
         let limiter = delivery.importLimiter
-        let slot = limiter.reservesInPostgres && inFlight.value <= 1
+        let slot = servable && limiter.reservesInPostgres && inFlight.value <= 1
             ? AccountStore.SlotRequest(api: limiter.api.rawValue, rate: limiter.rate,
                                        maxWaitMilliseconds: (callDeadline - .now).milliseconds)
             : nil
@@ -122,7 +124,8 @@ struct ImportService: Sendable {
         case .created(let account, claimed: true, let reserved):
             let claim = ImportDelivery.Claim(account: account, requestID: requestID, caller: caller, bulk: false,
                                              requestEvent: requestEvent)
-            return await follow(account, wasImported: false, deadline: deadline, claim: claim, reserved: reserved)
+            let queued = !servable && delivery.queueForBatch(claim)
+            return await follow(account, wasImported: false, deadline: deadline, claim: claim, reserved: reserved, queued: queued)
         case .created(let account, claimed: false, _):
             intent = .queued(account, wasImported: false)
         case .existing(let account) where account.status == .imported && !account.changes(input):
@@ -146,11 +149,12 @@ struct ImportService: Sendable {
     }
 
     /// Delivers the claim, or follows someone else's delivery, until the deadline.
+    /// `queued`: the claim is in the worker's batch queue already; the request only waits for its outcome.
     private func follow(_ account: Account, wasImported: Bool, deadline: ContinuousClock.Instant,
-                        claim: ImportDelivery.Claim?, reserved: RateLimiter.Reserved?) async -> Outcome {
+                        claim: ImportDelivery.Claim?, reserved: RateLimiter.Reserved?, queued: Bool = false) async -> Outcome {
         var resolved: Account?
         do {
-            resolved = try await awaitResolution(of: account, deadline: deadline, claim: claim, reserved: reserved)
+            resolved = try await awaitResolution(of: account, deadline: deadline, claim: claim, reserved: reserved, queued: queued)
         } catch {
             // The intent is committed: whatever fails now, the worker finishes the import.
             logger.warning("cannot follow the import; answering pending", metadata: [
@@ -283,9 +287,10 @@ struct ImportService: Sendable {
     /// it resolves or the deadline passes. When the account's own API cannot
     /// serve it before the deadline, the request leaves it to the worker, which
     /// coalesces it through the batch budget, and waits for that outcome.
-    private func awaitResolution(of account: Account, deadline: ContinuousClock.Instant,
-                                 claim first: ImportDelivery.Claim?, reserved: RateLimiter.Reserved?) async throws -> Account {
-        var selfDelivers = first != nil
+    private func awaitResolution(of account: Account, deadline: ContinuousClock.Instant, claim first: ImportDelivery.Claim?,
+                                 reserved: RateLimiter.Reserved?, queued: Bool) async throws -> Account {
+        // A claim in the worker's batch queue is delivered there: this request only waits.
+        var selfDelivers = first != nil && !queued
         if first == nil {
             selfDelivers = delivery.limiter(for: account).mayServe(before: callDeadline(for: account, deadline: deadline))
             if !selfDelivers {
@@ -297,7 +302,7 @@ struct ImportService: Sendable {
             }
         }
         let userID = account.userID
-        var claim = first
+        var claim = queued ? nil : first
         var reserved = reserved
         while true {
             let remaining = deadline - .now
