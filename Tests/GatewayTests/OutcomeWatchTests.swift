@@ -45,6 +45,25 @@ import Testing
         #expect(asked.value > 0, "a waiter must be watched")
         watcher.cancel()
     }
+
+    @Test func aWaiterWhoseClaimIsQueuedHereIsNotAskedAboutButIsSignalled() async throws {
+        let asked = Mutex<Set<String>>([])
+        let signals = OutcomeSignals()
+        let watcher = Task {
+            await signals.watch(every: .milliseconds(5), resolved: { ids in asked.withLock { $0.formUnion(ids) }; return [] },
+                                onError: { _ in })
+        }
+        let clock = ContinuousClock()
+        async let local: Duration = clock.measure { await signals.wait(for: "queued-here", timeout: .seconds(5), watched: false) }
+        async let remote: Void = signals.wait(for: "elsewhere", timeout: .milliseconds(200))
+        try await Task.sleep(for: .milliseconds(100))
+        signals.signal("queued-here")
+        #expect(await local < .seconds(1), "this replica's record wakes it")
+        await remote
+        watcher.cancel()
+        let seen = asked.withLock { $0 }
+        #expect(seen == ["elsewhere"], "\(seen)")
+    }
 }
 
 private final class Counter: Sendable {

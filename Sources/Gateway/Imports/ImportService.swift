@@ -304,6 +304,9 @@ struct ImportService: Sendable {
         let userID = account.userID
         var claim = queued ? nil : first
         var reserved = reserved
+        // A claim in this replica's batch queue ends in a signal from here (its record, or
+        // its give-back): until that first wake-up, other replicas' outcomes need no asking.
+        var watched = !queued
         while true {
             let remaining = deadline - .now
             if claim == nil && selfDelivers { claim = try await delivery.claim(userID) }
@@ -317,21 +320,29 @@ struct ImportService: Sendable {
                 let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: slotDeadline, reserved: slot) }
                 // The recorded outcome comes back with the attempt: no read needed.
                 var result = await attempt.value(within: max(remaining, .zero))
-                if result == nil, current.requestEvent?.withdraw() == .taken {
-                    // The attempt is recording this request's event with its outcome (the call
-                    // is over): the answer must be that outcome, a round trip away.
+                // No outcome (yet): who writes the request's event, unless its claim is still queued.
+                let offer = (result ?? nil) == nil ? current.requestEvent?.withdraw() : nil
+                if offer == .taken {
+                    // A record is writing this request's event with its outcome (this attempt's,
+                    // or the batch call's its claim went to): the answer must be that outcome,
+                    // a round trip away.
                     result = await attempt.value
+                    if (result ?? nil) == nil, let recorded = await current.requestEvent?.close() { return recorded }
                 }
                 guard let recorded = result ?? nil else {
                     // No slot in time (or no record): from now on the worker delivers it.
                     selfDelivers = false
+                    // Still in this replica's batch queue: its record or give-back signals here.
+                    watched = offer != .queued
                     continue
                 }
                 if recorded.status != .pending || ContinuousClock.now >= deadline { return recorded }
                 // Misconfiguration opened the breaker: nothing will change before the deadline.
                 if await delivery.breaker.state() != nil { return recorded }
             } else if remaining > .zero {
-                await signals.wait(for: userID, timeout: min(remaining, pollInterval))
+                if let recorded = first?.requestEvent?.written { return recorded }
+                await signals.wait(for: userID, timeout: min(remaining, pollInterval), watched: watched)
+                watched = true
             }
             // A batch call that carried the account recorded the outcome with this request's event: no read needed.
             if let recorded = first?.requestEvent?.written { return recorded }
@@ -345,3 +356,4 @@ struct ImportService: Sendable {
         }
     }
 }
+

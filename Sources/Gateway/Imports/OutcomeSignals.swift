@@ -7,6 +7,8 @@ import Synchronization
 final class OutcomeSignals: Sendable {
     private struct Waiter {
         var userID: String
+        /// Asked about by `watch`; not when this replica's own delivery will signal the outcome.
+        var watched: Bool
         var continuation: CheckedContinuation<Void, Never>
         /// Resumes the wait at its timeout; cancelled when a signal comes first.
         var timer: Task<Void, Never>?
@@ -21,11 +23,13 @@ final class OutcomeSignals: Sendable {
     private let firstWaiter = Doorbell()
 
     /// Returns when `signal(userID)` is called or `timeout` has passed, whichever is first.
-    func wait(for userID: String, timeout: Duration) async {
+    /// `watched`: false when this replica holds the account's claim (its batch queue
+    /// has it), so its own record or give-back signals: `watch` need not ask.
+    func wait(for userID: String, timeout: Duration, watched: Bool = true) async {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         await withCheckedContinuation { continuation in
-            waiters.withLock { $0[id] = Waiter(userID: userID, continuation: continuation) }
-            firstWaiter.ring()
+            waiters.withLock { $0[id] = Waiter(userID: userID, watched: watched, continuation: continuation) }
+            if watched { firstWaiter.ring() }
             let timer = Task { [weak self] in
                 try? await Task.sleep(for: timeout)
                 guard !Task.isCancelled else { return }
@@ -56,9 +60,9 @@ final class OutcomeSignals: Sendable {
         }
     }
 
-    /// The accounts waited for now.
+    /// The accounts waited for now whose outcome another replica may record.
     var awaited: Set<String> {
-        waiters.withLock { Set($0.values.map(\.userID)) }
+        waiters.withLock { Set($0.values.filter(\.watched).map(\.userID)) }
     }
 
     /// Until cancelled: while anyone waits, asks `resolved` every `interval`
