@@ -44,7 +44,7 @@ replicas (LOG_LEVEL=warning). Sections, and what each figure is compared with:
                 issue's "20,477 offered in 10 s". A closed loop on fewer
                 connections offers at most connections / latency, and then
                 measures one request's latency rather than the drain: at 64,
-                the build of 2026-12-03 morning drained 949-1,099/s, and the
+                main at dcf6aba drained 949-1,099/s, and the
                 same build 2,369-3,126/s at 256-512), then the backlog drains. Drain rate =
                 accepted / (first request to the last imported_at); target
                 >= 2,000 accounts/s. Also accepted, imported, the per-API max
