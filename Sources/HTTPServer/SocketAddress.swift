@@ -8,20 +8,18 @@ public enum SocketAddress: Sendable, CustomStringConvertible {
     /// An address from a numeric IPv4 or IPv6 literal (no brackets), or nil.
     public init?(numericHost host: String, port: UInt16) {
         var v4 = sockaddr_in()
-        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
-            v4.sin_family = sa_family_t(AF_INET)
-            v4.sin_port = port.bigEndian
-            self = .ipv4(v4)
-            return
-        }
+        v4.sin_family = sa_family_t(AF_INET)
+        v4.sin_port = port.bigEndian
         var v6 = sockaddr_in6()
-        if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
-            v6.sin6_family = sa_family_t(AF_INET6)
-            v6.sin6_port = port.bigEndian
+        v6.sin6_family = sa_family_t(AF_INET6)
+        v6.sin6_port = port.bigEndian
+        if inet_pton(AF_INET, host, &v4.sin_addr) == 1 {
+            self = .ipv4(v4)
+        } else if inet_pton(AF_INET6, host, &v6.sin6_addr) == 1 {
             self = .ipv6(v6)
-            return
+        } else {
+            return nil
         }
-        return nil
     }
 
     /// Reads the address the kernel filled in, if it is IPv4 or IPv6.

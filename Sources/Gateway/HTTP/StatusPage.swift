@@ -163,18 +163,10 @@ struct StatusPage {
         return "\(total / 86_400) d \(total % 86_400 / 3600) h"
     }
 
+    /// The characters HTML gives meaning to in text and attribute values, as entities.
+    private static let entities: [Character: String] = ["&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"]
+
     private func escape(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            switch character {
-            case "&": escaped += "&amp;"
-            case "<": escaped += "&lt;"
-            case ">": escaped += "&gt;"
-            case "\"": escaped += "&quot;"
-            case "'": escaped += "&#39;"
-            default: escaped.append(character)
-            }
-        }
-        return escaped
+        text.reduce(into: "") { escaped, character in escaped += Self.entities[character] ?? String(character) }
     }
 }
