@@ -59,6 +59,18 @@ import Testing
         }
     }
 
+    /// `count` concurrent `POST /accounts` of new user_ids `<prefix>_1`…, started
+    /// `apart` from each other; their statuses.
+    static func postNewAccounts(_ h: GatewayHarness, prefix: String, count: Int, apart: Duration = .zero) async throws -> [Int] {
+        try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 1...count {
+                group.addTask { try await h.postAccount(#"{"user_id":"\#(prefix)_\#(i)"}"#).status }
+                if apart > .zero { try await Task.sleep(for: apart) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
     /// Requests that account_import cannot serve before their deadline are not
     /// answered 202 at once: the worker coalesces them through the batch budget,
     /// and each request answers 201 when its account is confirmed in time.
@@ -69,12 +81,7 @@ import Testing
         try await GatewayHarness.with(options) { h in
             let worker = Task { await h.app.runWorker() }
             defer { worker.cancel() }
-            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                for i in 1...20 {
-                    group.addTask { try await h.postAccount(#"{"user_id":"burst_\#(i)"}"#).status }
-                }
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
+            let statuses = try await Self.postNewAccounts(h, prefix: "burst", count: 20)
             #expect(statuses.sorted() == Array(repeating: 201, count: 20), "\(statuses)")
             let stats = h.sandbox.stats()
             #expect(stats.accounts == 20)
@@ -96,13 +103,7 @@ import Testing
         try await GatewayHarness.with(options) { h in
             let worker = Task { await h.app.runWorker() }
             defer { worker.cancel() }
-            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
-                for i in 1...40 {
-                    group.addTask { try await h.postAccount(#"{"user_id":"trickle_\#(i)"}"#).status }
-                    try await Task.sleep(for: .milliseconds(25))
-                }
-                return try await group.reduce(into: []) { $0.append($1) }
-            }
+            let statuses = try await Self.postNewAccounts(h, prefix: "trickle", count: 40, apart: .milliseconds(25))
             let stats = h.sandbox.stats()
             #expect(stats.accounts == 40)
             // At 2 batch calls/s, a call per handful would leave most of them unconfirmed after 4 s.

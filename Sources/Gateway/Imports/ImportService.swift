@@ -92,9 +92,10 @@ struct ImportService: Sendable {
         // reserved beyond the first half of the wait, or beyond the batch budget's
         // next slot, this replica's worker coalesces it: the claim goes straight to
         // its batch queue, and the request's event with that call's record.
-        let callDeadline = delivery.singleCallDeadline(before: slotDeadline(deadline))
+        let latestSlot = slotDeadline(deadline)
+        let callDeadline = delivery.singleCallDeadline(before: latestSlot)
         let servable = delivery.importLimiter.mayServe(before: callDeadline)
-        let coalesce = !servable && delivery.batchQueue.isOpen && delivery.batchLimiter.mayServe(before: slotDeadline(deadline))
+        let coalesce = !servable && delivery.batchQueue.isOpen && delivery.batchLimiter.mayServe(before: latestSlot)
         // While the breaker is open no call can go out for a while: store the intent and answer 202 at once.
         let breakerOpen = await delivery.breaker.state() != nil
         let deliverNow = refusal == nil && (servable || coalesce) && !breakerOpen
@@ -318,18 +319,19 @@ struct ImportService: Sendable {
                 let slot = reserved
                 reserved = nil
                 let attempt = Task(priority: .high) { await delivery.deliver(current, permitDeadline: slotDeadline, reserved: slot) }
-                // The recorded outcome comes back with the attempt: no read needed.
-                var result = await attempt.value(within: max(remaining, .zero))
+                // The recorded outcome comes back with the attempt: no read needed. Nil when
+                // the attempt ran out of time here, or ended without a record.
+                var result = await attempt.value(within: max(remaining, .zero)) ?? nil
                 // No outcome (yet): who writes the request's event, unless its claim is still queued.
-                let offer = (result ?? nil) == nil ? current.requestEvent?.withdraw() : nil
+                let offer = result == nil ? current.requestEvent?.withdraw() : nil
                 if offer == .taken {
                     // A record is writing this request's event with its outcome (this attempt's,
                     // or the batch call's its claim went to): the answer must be that outcome,
                     // a round trip away.
                     result = await attempt.value
-                    if (result ?? nil) == nil, let recorded = await current.requestEvent?.close() { return recorded }
+                    if result == nil, let recorded = await current.requestEvent?.close() { return recorded }
                 }
-                guard let recorded = result ?? nil else {
+                guard let recorded = result else {
                     // No slot in time (or no record): from now on the worker delivers it.
                     selfDelivers = false
                     // Still in this replica's batch queue: its record or give-back signals here.
@@ -356,4 +358,3 @@ struct ImportService: Sendable {
         }
     }
 }
-

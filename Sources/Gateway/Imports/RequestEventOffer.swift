@@ -27,7 +27,7 @@ final class RequestEventOffer: Sendable {
 
     private struct Inner {
         var state = State.open
-        /// The account as the record that wrote the event left it.
+        /// The account as the record that wrote the event left it (set only then).
         var recorded: Account?
         /// Requests closing the offer while a delivery records it.
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -99,15 +99,12 @@ final class RequestEventOffer: Sendable {
     /// must be that outcome), nil when the request writes its own event.
     func close() async -> Account? {
         while true {
-            let state = inner.withLock { inner in
+            let (state, recorded) = inner.withLock { inner in
                 if inner.state == .open || inner.state == .queued { inner.state = .withdrawn }
-                return inner.state
+                return (inner.state, inner.recorded)
             }
-            switch state {
-            case .written: return written
-            case .withdrawn, .open, .queued: return nil
-            case .taken: await settled()
-            }
+            guard state == .taken else { return recorded }
+            await settled()
         }
     }
 
