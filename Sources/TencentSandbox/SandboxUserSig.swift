@@ -21,12 +21,8 @@ enum SandboxUserSig {
 
     /// The claims as Tencent writes them; unknown keys are ignored.
     private struct Claims: Decodable {
-        var version: String
-        var identifier: String
-        var sdkAppID: Int
-        var time: Int
-        var expire: Int
-        var sig: String
+        var version, identifier, sig: String
+        var sdkAppID, time, expire: Int
 
         enum CodingKeys: String, CodingKey {
             case version = "TLS.ver", identifier = "TLS.identifier", sdkAppID = "TLS.sdkappid"

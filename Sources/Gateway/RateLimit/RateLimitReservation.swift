@@ -1,8 +1,8 @@
 /// A run of slots, as offsets from the moment the database reserved them.
 struct RateLimitReservation: Sendable, Equatable {
     var granted: Int
-    var firstOffset: Duration
-    var spacing: Duration
+    /// The granted run: its first slot, and the time between two slots.
+    var firstOffset, spacing: Duration
     /// When nothing (more) was granted: how far away the next free slot is.
     var nextFree: Duration
     /// The adaptive share of the configured rate in force.
