@@ -197,6 +197,23 @@ import Testing
         #expect(grant.retryAfter >= .milliseconds(450))
     }
 
+    /// The first reservation's reply comes 60 ms late (a connection opening, a busy
+    /// host), so its clock sample places the database's slots up to 30 ms later than
+    /// they are; the next reservation's quick reply corrects the mapping. The slots
+    /// mapped after the correction must not crowd those handed out before it: at
+    /// Tencent that is more calls in one second than the limit.
+    @Test func aBetterClockSampleDoesNotCrowdSlotsAlreadyHandedOut() async {
+        let store = FakeStore(spacing: .milliseconds(20))
+        store.lateReplies = (1, .milliseconds(60))
+        let limiter = limiter(store)
+        let before = await limiter.reserve(3, deadline: .now + .seconds(5))
+        let after = await limiter.reserve(3, deadline: .now + .seconds(5))
+        #expect(before.slots.count == 3 && after.slots.count == 3)
+        let slots = before.slots + after.slots
+        let gaps = zip(slots, slots.dropFirst()).map { $1 - $0 }
+        #expect(gaps.allSatisfy { $0 >= .milliseconds(20) }, "gaps: \(gaps)")
+    }
+
     @Test func aLateSlotIsNotUsed() async {
         #expect(await RateLimiter.waitFor(.now - .milliseconds(50)) == false)
         #expect(await RateLimiter.waitFor(.now + .milliseconds(5)) == true)

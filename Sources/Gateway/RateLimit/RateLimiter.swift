@@ -33,6 +33,11 @@ actor RateLimiter {
     private var queue: [Waiter] = []
     private var reserving = false
     private var clock = ClockMapping()
+    /// The latest slot handed out. A better clock sample moves the mapping (the
+    /// first samples, taken while a connection opens or a busy host resumes late,
+    /// can be off by milliseconds); slots mapped after such a move keep at least
+    /// the database's spacing from those mapped before it instead of crowding them.
+    private var lastSlot: ContinuousClock.Instant?
     /// When the last reservation said the shared budget frees up, and when it
     /// said so. Read without entering the actor: the request path asks on
     /// every request, and an actor hop there is a wake-up on another thread.
@@ -230,10 +235,15 @@ actor RateLimiter {
         lastNextFree.withLock { $0 = (received, received + reservation.nextFree) }
         let first = reservation.databaseNowMicroseconds + Double(reservation.firstOffset.microseconds)
         let spacing = Double(reservation.spacing.microseconds)
-        return (0..<reservation.granted).map { index in
-            // Never before the moment the database reserved it, as far as this replica can tell.
-            max(clock.local(first + spacing * Double(index)) ?? received, sent)
+        let slots = (0..<reservation.granted).map { index in
+            // Never before the moment the database reserved it, as far as this replica can tell,
+            // nor closer to the slot before it than the database spaced them.
+            let earliest = max(sent, lastSlot.map { $0 + reservation.spacing } ?? sent)
+            let slot = max(clock.local(first + spacing * Double(index)) ?? received, earliest)
+            lastSlot = slot
+            return slot
         }
+        return slots
     }
 
     /// A reservation made by another statement, as the grant of one call.
