@@ -114,6 +114,27 @@ import Testing
         #expect(second.nextAttemptAt < Date() + 0.5, "coalesced by the worker through multiaccount_import, not deferred")
     }
 
+    /// The slot came, but what the call awaited on its way (here a slow read of the
+    /// breaker) took it past `RateLimiter.lateness`: it must not leave, or it crowds
+    /// the calls of the next slots at Tencent. Given back unattempted, due at once.
+    @Test(arguments: [false, true])
+    func aCallThatCannotLeaveInItsSlotIsGivenBackUnsent(batch: Bool) async throws {
+        breakerStore.readDelay.withLock { $0 = RateLimiter.lateness * 4 }
+        leases.add("u1")
+        let upstream = ScriptedUpstream()
+        let delivery = delivery(upstream)
+        let claim = try #require(try await delivery.claim("u1"))
+        if batch {
+            await delivery.deliverChunk([claim], slot: .now)
+        } else {
+            await delivery.deliver(claim, at: .now)
+        }
+        #expect(upstream.made.isEmpty)
+        let row = try #require(leases.row("u1"))
+        #expect(row.account.attempts == 0 && row.leaseOwner == nil && row.nextAttemptAt < Date() + 0.5, "due at once")
+        #expect(leases.events.isEmpty, "no call, no upstream event")
+    }
+
     @Test func whileTheBreakerIsOpenNothingGoesOutAndClaimsAreGivenBack() async throws {
         breakerStore.openNow(code: 70003, probeIn: 30)
         leases.add("u1")

@@ -20,31 +20,32 @@ extension ImportDelivery {
         countInFlight(chunk.count)
         defer { countInFlight(-chunk.count) }
         let grant = await batchLimiter.acquire(deadline: permitDeadline)
-        guard grant.permitted else {
+        guard let slot = grant.slot else {
             await giveBack(chunk, dueIn: grant.retryAfter)
             return
         }
-        await callBatch(chunk)
+        await callBatch(chunk, slot: slot)
     }
 
-    /// Delivers a chunk now, in a slot of the batch budget the caller waited
+    /// Delivers a chunk in `slot` of the batch budget, which the caller waited
     /// for (the worker's path: `ImportWorker.sendBatches`).
-    func deliverChunk(_ chunk: [Claim]) async {
+    func deliverChunk(_ chunk: [Claim], slot: ContinuousClock.Instant) async {
         countInFlight(chunk.count)
         defer { countInFlight(-chunk.count) }
-        await callBatch(chunk)
+        await callBatch(chunk, slot: slot)
     }
 
     /// One multiaccount_import call for the chunk, its outcomes and audit event
     /// recorded in one statement; then each account it listed in FailAccounts
     /// asked again alone (`explain`), so it ends by its own reason.
-    private func callBatch(_ chunk: [Claim]) async {
+    private func callBatch(_ chunk: [Claim], slot: ContinuousClock.Instant) async {
         guard let permit = await passBreaker(chunk) else { return }
         var log = logger
         if let requestID = chunk.first?.requestID { log[metadataKey: "request_id"] = "\(requestID)" }
         log[metadataKey: "batch.size"] = "\(chunk.count)"
 
         let sent = chunk.map { UpstreamAccount(chatUserID: $0.account.chatUserID, nick: $0.account.nick, faceURL: $0.account.faceURL) }
+        guard await stillInSlot(slot, limiter: batchLimiter, chunk) else { return }
         let reply = await upstream.importAccounts(sent)
         metrics.upstreamCall(api: UpstreamReply.API.multiaccountImport.rawValue, errorCode: reply.result.metricLabel, duration: reply.latency)
         let attempt = chunk.map(\.account.attempts).max() ?? 1

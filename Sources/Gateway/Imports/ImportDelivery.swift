@@ -91,7 +91,7 @@ final class ImportDelivery: Sendable {
         let limiter = limiter(for: claim.account)
         // A slot reserved for account_import is no use to an account that goes through multiaccount_import.
         let grant = await limiter.acquire(deadline: permitDeadline, reserved: limiter === importLimiter ? reserved : nil)
-        guard grant.permitted else {
+        guard let slot = grant.slot else {
             // The worker may still serve it soon through the batch budget, coalesced with
             // others: the claim joins its queue as it is, or (no worker here) is due at once.
             let batchSoon = limiter !== batchLimiter && batchLimiter.mayServe(before: .now + .seconds(1))
@@ -100,7 +100,7 @@ final class ImportDelivery: Sendable {
             if batchSoon { doorbell.ring() }
             return nil
         }
-        return await call(claim, limiter: limiter)
+        return await call(claim, limiter: limiter, slot: slot)
     }
 
     /// Queues a claim for this replica's worker's next batch call, and offers
@@ -142,7 +142,7 @@ final class ImportDelivery: Sendable {
             await giveBack(claim, dueIn: .zero)
             return
         }
-        await call(claim, limiter: limiter(for: claim.account))
+        await call(claim, limiter: limiter(for: claim.account), slot: slot)
     }
 
     /// Gives claims back unattempted (one statement), e.g. those no budget was reserved for.
@@ -160,6 +160,17 @@ final class ImportDelivery: Sendable {
 
     private func giveBack(_ claim: Claim, dueIn delay: Duration) async {
         await giveBack([claim], dueIn: delay)
+    }
+
+    /// Whether a call whose slot came may still leave, checked last before it does
+    /// (`RateLimiter.isUsable`); if not, its claims are given back unattempted,
+    /// due at once.
+    func stillInSlot(_ slot: ContinuousClock.Instant, limiter: RateLimiter, _ claims: [Claim]) async -> Bool {
+        guard !RateLimiter.isUsable(slot) else { return true }
+        metrics.rateLimitLateSlot(api: limiter.api.rawValue)
+        await giveBack(claims, dueIn: .zero)
+        doorbell.ring()
+        return false
     }
 
     /// Whether a call may go out now; while the breaker is open (and this is not
@@ -180,10 +191,11 @@ final class ImportDelivery: Sendable {
     /// in a multiaccount_import's FailAccounts, and is asked again alone through
     /// account_import, whose answer carries its own reason.
     @discardableResult
-    private func call(_ claim: Claim, limiter: RateLimiter, explaining: Bool = false) async -> Account? {
+    private func call(_ claim: Claim, limiter: RateLimiter, slot: ContinuousClock.Instant, explaining: Bool = false) async -> Account? {
         guard let permit = await passBreaker([claim]) else { return nil }
         let account = claim.account
         let sent = UpstreamAccount(chatUserID: account.chatUserID, nick: account.nick, faceURL: account.faceURL)
+        guard await stillInSlot(slot, limiter: limiter, [claim]) else { return nil }
         var log = logger
         log[metadataKey: "account.user_id"] = "\(account.userID)"
         log[metadataKey: "import.attempt"] = "\(account.attempts)"
@@ -241,11 +253,11 @@ final class ImportDelivery: Sendable {
     @discardableResult
     func explain(_ claim: Claim) async -> Account? {
         let grant = await importLimiter.acquire(deadline: .now + Self.explainWait)
-        guard grant.permitted else {
+        guard let slot = grant.slot else {
             await giveBack(claim, dueIn: grant.retryAfter)
             return nil
         }
-        return await call(claim, limiter: importLimiter, explaining: true)
+        return await call(claim, limiter: importLimiter, slot: slot, explaining: true)
     }
 
     /// How long an account listed in FailAccounts waits for an account_import slot before it is given back.

@@ -164,7 +164,7 @@ struct ImportWorker: Sendable {
                     guard !chunk.isEmpty else { break }
                     inFlight.add(chunk.count)
                     group.addTask(priority: .high) {
-                        await delivery.deliverChunk(chunk)
+                        await delivery.deliverChunk(chunk, slot: slot)
                         inFlight.add(-chunk.count)
                     }
                 }

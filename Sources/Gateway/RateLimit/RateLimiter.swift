@@ -135,7 +135,7 @@ actor RateLimiter {
     /// A slot this replica woke up too late for (a busy host) is lost, and another
     /// one is reserved while the deadline allows. `reserved`: the first slot was
     /// reserved already, by the statement that claimed the account.
-    func acquire(deadline: ContinuousClock.Instant, reserved: Reserved? = nil) async -> (permitted: Bool, retryAfter: Duration) {
+    func acquire(deadline: ContinuousClock.Instant, reserved: Reserved? = nil) async -> Permit {
         let started = reserved?.received ?? ContinuousClock.now
         var first = reserved.map { adopt($0) }
         while true {
@@ -146,27 +146,43 @@ actor RateLimiter {
             } else {
                 grant = await reserve(1, deadline: deadline)
             }
-            guard let slot = grant.slots.first else { return (false, grant.retryAfter) }
+            guard let slot = grant.slots.first else { return Permit(slot: nil, retryAfter: grant.retryAfter) }
             if await Self.waitFor(slot) {
                 metrics.rateLimitWait(.now - started, api: api.rawValue)
-                return (true, .zero)
+                return Permit(slot: slot, retryAfter: .zero)
             }
             metrics.rateLimitLateSlot(api: api.rawValue)
-            if Task.isCancelled || ContinuousClock.now >= deadline { return (false, .zero) }
+            if Task.isCancelled || ContinuousClock.now >= deadline { return Permit(slot: nil, retryAfter: .zero) }
         }
+    }
+
+    /// One call's slot, or when there is none, when to come back.
+    struct Permit: Sendable {
+        /// The slot the call goes out in: check `isUsable` again right before sending.
+        var slot: ContinuousClock.Instant?
+        var retryAfter: Duration
+        var permitted: Bool { slot != nil }
+    }
+
+    /// Whether a call may still go out in `slot`: no more than `lateness` after it.
+    /// Checked when the slot comes, and again by the delivery right before the
+    /// request leaves, after whatever it awaited in between (the breaker, a thread
+    /// of a busy pool): a call that leaves late crowds the calls of the next slots.
+    nonisolated static func isUsable(_ slot: ContinuousClock.Instant) -> Bool {
+        ContinuousClock.now - slot <= lateness
     }
 
     /// Sleeps until the slot; false when it wakes too late to use it, or was cancelled (shutdown).
     nonisolated static func waitFor(_ slot: ContinuousClock.Instant) async -> Bool {
         // A slot already begun needs no timer (and no wake-up on another thread).
         let now = ContinuousClock.now
-        if slot <= now { return !Task.isCancelled && now - slot <= lateness }
+        if slot <= now { return !Task.isCancelled && isUsable(slot) }
         do {
             try await Task.sleep(until: slot, clock: .continuous)
         } catch {
             return false
         }
-        return ContinuousClock.now - slot <= lateness
+        return isUsable(slot)
     }
 
     /// Tencent still answered "too fast": slow every replica down, on every API

@@ -126,6 +126,8 @@ final class MemoryBreakerStore: BreakerStore {
     }
 
     private let stored = Mutex<Stored?>(nil)
+    /// How long a read takes (a busy database).
+    let readDelay = Mutex<Duration>(.zero)
 
     var isOpen: Bool { stored.withLock { $0 != nil } }
 
@@ -136,7 +138,9 @@ final class MemoryBreakerStore: BreakerStore {
     }
 
     func read() async throws -> (open: BreakerState, probeIn: Duration)? {
-        stored.withLock { stored in
+        let delay = readDelay.withLock { $0 }
+        if delay > .zero { try await Task.sleep(for: delay) }
+        return stored.withLock { stored in
             stored.map { ($0.state, .milliseconds(max(0, Int($0.nextProbe.timeIntervalSinceNow * 1000)))) }
         }
     }
