@@ -80,7 +80,6 @@ public final class GatewayApplication: Sendable {
                     await self.auditDenialCounts()
                 }
             }
-            group.addTask { await self.delivery.breaker.keepFresh() }
             group.addTask {
                 await self.delivery.signals.watch(every: Self.outcomeWatchInterval, resolved: { [pool = self.pool] userIDs in
                     try await AccountStore.resolved(userIDs, on: pool)

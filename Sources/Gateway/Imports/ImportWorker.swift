@@ -40,6 +40,9 @@ struct ImportWorker: Sendable {
         queue.open()
         await withDiscardingTaskGroup { group in
             group.addTask { await sendBatches(from: queue, inFlight: inFlight) }
+            // Wherever deliveries run (`serve`, `import`), none waits on its way out
+            // for a read of the breaker: that wait would come after its slot.
+            group.addTask { await delivery.breaker.keepFresh() }
             while !Task.isCancelled {
                 let free = maxInFlight - inFlight.value - queue.count
                 // While the breaker is open nothing is claimed but the one probe.
