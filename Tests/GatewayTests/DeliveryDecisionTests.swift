@@ -135,6 +135,20 @@ import Testing
         #expect(leases.events.isEmpty, "no call, no upstream event")
     }
 
+    /// The probe is the one call while the breaker is open: late or not it goes
+    /// out (it crowds no other), or the breaker would stay open another interval.
+    @Test func theBreakersProbeLeavesEvenPastItsSlot() async throws {
+        breakerStore.openNow(code: 70003, probeIn: 0)
+        breakerStore.readDelay.withLock { $0 = RateLimiter.lateness * 4 }
+        leases.add("u1")
+        let upstream = ScriptedUpstream()
+        let delivery = delivery(upstream)
+        let claim = try #require(try await delivery.claim("u1"))
+        await delivery.deliver(claim, at: .now)
+        #expect(upstream.made == [.accountImport])
+        #expect(!breakerStore.isOpen, "the probe's success closed it")
+    }
+
     @Test func whileTheBreakerIsOpenNothingGoesOutAndClaimsAreGivenBack() async throws {
         breakerStore.openNow(code: 70003, probeIn: 30)
         leases.add("u1")

@@ -45,7 +45,7 @@ extension ImportDelivery {
         log[metadataKey: "batch.size"] = "\(chunk.count)"
 
         let sent = chunk.map { UpstreamAccount(chatUserID: $0.account.chatUserID, nick: $0.account.nick, faceURL: $0.account.faceURL) }
-        guard await stillInSlot(slot, limiter: batchLimiter, chunk) else { return }
+        guard await stillInSlot(slot, limiter: batchLimiter, chunk, permit: permit) else { return }
         let reply = await upstream.importAccounts(sent)
         metrics.upstreamCall(api: UpstreamReply.API.multiaccountImport.rawValue, errorCode: reply.result.metricLabel, duration: reply.latency)
         let attempt = chunk.map(\.account.attempts).max() ?? 1

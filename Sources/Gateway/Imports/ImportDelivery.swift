@@ -164,9 +164,12 @@ final class ImportDelivery: Sendable {
 
     /// Whether a call whose slot came may still leave, checked last before it does
     /// (`RateLimiter.isUsable`); if not, its claims are given back unattempted,
-    /// due at once.
-    func stillInSlot(_ slot: ContinuousClock.Instant, limiter: RateLimiter, _ claims: [Claim]) async -> Bool {
-        guard !RateLimiter.isUsable(slot) else { return true }
+    /// due at once. The breaker's probe always leaves: it is the only call while
+    /// the breaker is open, so it crowds no other, and given back it would keep
+    /// the breaker open for another probe interval.
+    func stillInSlot(_ slot: ContinuousClock.Instant, limiter: RateLimiter, _ claims: [Claim],
+                     permit: UpstreamBreaker.Permit) async -> Bool {
+        guard permit != .probe, !RateLimiter.isUsable(slot) else { return true }
         metrics.rateLimitLateSlot(api: limiter.api.rawValue)
         await giveBack(claims, dueIn: .zero)
         doorbell.ring()
@@ -195,7 +198,7 @@ final class ImportDelivery: Sendable {
         guard let permit = await passBreaker([claim]) else { return nil }
         let account = claim.account
         let sent = UpstreamAccount(chatUserID: account.chatUserID, nick: account.nick, faceURL: account.faceURL)
-        guard await stillInSlot(slot, limiter: limiter, [claim]) else { return nil }
+        guard await stillInSlot(slot, limiter: limiter, [claim], permit: permit) else { return nil }
         var log = logger
         log[metadataKey: "account.user_id"] = "\(account.userID)"
         log[metadataKey: "import.attempt"] = "\(account.attempts)"
