@@ -106,12 +106,15 @@ def main():
     parser.add_argument("--offered", type=float, default=3 * ALLOWED)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--sandbox-latency", metavar="MS", help="the sandbox's latency per call: N or MIN-MAX milliseconds "
+                        "(as Tencent's own, seen from a data centre; default none)")
     args = parser.parse_args()
 
     env, logdir, sandbox_port, token = prepare(BIN, "account_gateway_bench", "rate-limit-bench.",
                                                GATEWAY_WAIT_MS="250", LOG_LEVEL="warning")
     database_url = env["DATABASE_URL"]
-    processes = [subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}"], env=env,
+    latency = ["--latency-ms", args.sandbox_latency] if args.sandbox_latency else []
+    processes = [subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}", *latency], env=env,
                                   stderr=open(os.path.join(logdir, "sandbox.log"), "w"))]
     ports = []
     try:
@@ -170,7 +173,8 @@ def main():
         too_fast = stats["answers"].get("60007", 0)
         imported = int(psql(database_url, "SELECT count(*) FROM accounts WHERE status = 'imported'"))
 
-        print("rate_limit_bench: 3 replicas, one PostgreSQL, sandbox limit 200 account_import/s")
+        print(f"rate_limit_bench: {args.replicas} replica(s), one PostgreSQL, sandbox limit 200 account_import/s"
+              + (f", sandbox latency {args.sandbox_latency} ms" if args.sandbox_latency else ""))
         print(f"  offered rate                 {args.offered * args.seconds / offered_for:7.1f}/s  "
               f"({args.offered / ALLOWED:.2f}x the allowed rate) for {args.seconds:.0f}s")
         print(f"  answers                      {dict(sorted(statuses.items(), key=lambda kv: str(kv[0])))}")

@@ -10,8 +10,17 @@ import CCurlCAFile
 public final class URLSessionTransport: TencentTransport {
     private let session: URLSession
 
+    /// Calls to Tencent under way at once at the most, each on a keep-alive connection
+    /// of its own. The budget is 300 calls/s (200 account_import, 100
+    /// multiaccount_import); a call that finds every connection busy waits inside
+    /// URLSession, past the rate limit's slot, and leaves late with others. 128 keeps
+    /// the whole budget moving up to about 400 ms per call (16 capped one replica at
+    /// 72 account_import calls/s with the sandbox answering in 100–200 ms:
+    /// `Benchmarks/rate_limit_bench.py --replicas 1 --sandbox-latency 100-200`).
+    public static let defaultMaxConnectionsPerHost = 128
+
     /// - Parameter maxConnectionsPerHost: the keep-alive pool size towards Tencent.
-    public init(maxConnectionsPerHost: Int = 16) {
+    public init(maxConnectionsPerHost: Int = URLSessionTransport.defaultMaxConnectionsPerHost) {
         let configuration = URLSessionConfiguration.ephemeral  // no cookies, no disk cache
         configuration.httpMaximumConnectionsPerHost = maxConnectionsPerHost
         configuration.httpShouldSetCookies = false
@@ -39,7 +48,7 @@ public final class URLSessionTransport: TencentTransport {
     /// - Throws: `CAFileError` when the file cannot be used; the transport is
     ///   then not made, so a misconfiguration stops start-up instead of
     ///   failing every call.
-    public convenience init(maxConnectionsPerHost: Int = 16, caFile: String?) throws {
+    public convenience init(maxConnectionsPerHost: Int = URLSessionTransport.defaultMaxConnectionsPerHost, caFile: String?) throws {
         if let caFile { try Self.trustCertificateAuthorities(inFile: caFile) }
         self.init(maxConnectionsPerHost: maxConnectionsPerHost)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPServer
+import Synchronization
 import Testing
 import TencentChat
 @testable import Gateway
@@ -43,6 +44,32 @@ import TencentChat
             let elapsed = ContinuousClock.now - started
             #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(2), "\(elapsed)")
         }
+    }
+
+    /// Calls under way at once each get a connection: none waits inside URLSession
+    /// for another call's answer (and so past its rate-limit slot). With 16
+    /// connections, 100–200 ms answers held one replica to about 100 calls/s.
+    @Test func concurrentCallsDoNotQueueForAConnection() async throws {
+        let calls = 48
+        let running = Atomic<Int>(0)
+        let most = Atomic<Int>(0)
+        try await withServer({ _ in
+            let now = running.add(1, ordering: .relaxed).newValue
+            most.max(now, ordering: .relaxed)
+            try? await Task.sleep(for: .milliseconds(500))
+            running.subtract(1, ordering: .relaxed)
+            return HTTPResponse(status: 200, body: Array(#"{"ActionStatus":"OK","ErrorCode":0}"#.utf8))
+        }) { url in
+            let transport = URLSessionTransport()
+            let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<calls {
+                    group.addTask { try await transport.post(url: url, body: Data("{}".utf8), timeout: .seconds(5)).status }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == Array(repeating: 200, count: calls))
+        }
+        #expect(most.load(ordering: .relaxed) == calls, "at most \(most.load(ordering: .relaxed)) calls were under way at once")
     }
 
     @Test func aClosedPortFailsFast() async throws {
