@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TencentChat
 @testable import Gateway
@@ -24,6 +25,49 @@ import TencentChat
             #expect(h.sandbox.account("r_2") != nil)
             // Nothing drifted any more.
             #expect(try await Reconciler(pool: h.pool, upstream: TencentUpstream(client: client), logger: TestLogger.make()).run().requeued == 0)
+        }
+    }
+}
+
+/// Pages are checked several at a time: one call at a time, Tencent's latency
+/// (not the central limit) would set the pace, 100 accounts per round trip.
+@Suite struct ReconcileConcurrencyTests {
+    /// Answers every account_check after `latency`, all accounts imported; counts the calls under way.
+    final class SlowChecks: AccountUpstream {
+        let latency: Duration
+        private let running = Atomic<Int>(0)
+        private let most = Atomic<Int>(0)
+        var mostAtOnce: Int { most.load(ordering: .relaxed) }
+
+        init(latency: Duration) { self.latency = latency }
+
+        func checkAccounts(_ chatUserIDs: [String]) async -> UpstreamCheckReply {
+            most.max(running.add(1, ordering: .relaxed).newValue, ordering: .relaxed)
+            try? await Task.sleep(for: latency)
+            running.subtract(1, ordering: .relaxed)
+            return UpstreamCheckReply(result: .ok, imported: Set(chatUserIDs))
+        }
+
+        func importAccount(_ account: UpstreamAccount, updatingProfile: Bool) async -> UpstreamReply {
+            UpstreamReply(api: .accountImport, result: .transport("not in this test"), latency: .zero)
+        }
+
+        func importAccounts(_ accounts: [UpstreamAccount]) async -> UpstreamBatchReply {
+            UpstreamBatchReply(result: .transport("not in this test"), failed: [], latency: .zero)
+        }
+    }
+
+    @Test func pagesAreCheckedSeveralAtATime() async throws {
+        try await GatewayHarness.with { h in
+            _ = try await h.pool.query("""
+                INSERT INTO accounts (user_id, chat_user_id, status, imported_at, upstream_exists)
+                SELECT 'p_' || g, 'p_' || g, 'imported', now(), true FROM generate_series(1, 500) g
+                """)
+            let upstream = SlowChecks(latency: .milliseconds(200))
+            let summary = try await Reconciler(pool: h.pool, upstream: upstream, logger: TestLogger.make()).run()
+            #expect(summary == Reconciler.Summary(checked: 500, confirmed: 500, requeued: 0, unchecked: 0))
+            // Five pages, their calls paced about 10 ms apart by the central limit, each answered after 200 ms.
+            #expect(upstream.mostAtOnce >= 3, "at most \(upstream.mostAtOnce) account_check calls were under way at once")
         }
     }
 }
