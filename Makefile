@@ -49,7 +49,8 @@ faults: build
 # (3 replicas, one PostgreSQL, the sandbox enforcing Tencent's 200/s), then
 # throughput and latency next to their limits and peers measured in the same
 # run (audit writes and verify, the repeat path vs pgbench, one new account vs
-# the sandbox, import, a flood of single POSTs), then the HTTP server's limits
+# the sandbox, import, a flood of single POSTs), `reconcile` against a sandbox
+# answering in 100-200 ms (Benchmarks/reconcile_bench.py), then the HTTP server's limits
 # (1,100 idle connections, a flood of blank lines: Benchmarks/http_limits.py),
 # and GET /healthz next to a Hummingbird 2 server at 1, 16 and 128 connections,
 # with wrk on a CPU of its own and then sharing every CPU with the servers
@@ -58,6 +59,7 @@ bench: deps
 	$(SWIFT) build -c release --product account-gateway
 	python3 Benchmarks/rate_limit_bench.py
 	python3 Benchmarks/throughput_bench.py
+	python3 Benchmarks/reconcile_bench.py
 	python3 Benchmarks/http_limits.py
 	python3 Benchmarks/healthz_bench.py
 
