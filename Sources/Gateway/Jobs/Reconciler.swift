@@ -89,7 +89,7 @@ public struct Reconciler: Sendable {
 
     /// Pages checked at once at the most: enough for the whole account_check
     /// budget (100 calls/s) with up to about 300 ms per call. One at a time, a
-    /// sandbox answering in 100–200 ms held `reconcile` to 6.6 pages a second.
+    /// sandbox answering in 100–200 ms held `reconcile` to about 6.5 pages a second.
     static let pagesInFlight = 32
 
     private typealias Page = [(userID: String, chatUserID: String)]
