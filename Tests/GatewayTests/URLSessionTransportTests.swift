@@ -56,7 +56,7 @@ import TencentChat
         try await withServer({ _ in
             let now = running.add(1, ordering: .relaxed).newValue
             most.max(now, ordering: .relaxed)
-            try? await Task.sleep(for: .milliseconds(500))
+            try? await Task.sleep(for: .seconds(1))
             running.subtract(1, ordering: .relaxed)
             return HTTPResponse(status: 200, body: Array(#"{"ActionStatus":"OK","ErrorCode":0}"#.utf8))
         }) { url in
