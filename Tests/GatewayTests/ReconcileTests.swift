@@ -64,8 +64,15 @@ import TencentChat
                 SELECT 'p_' || g, 'p_' || g, 'imported', now(), true FROM generate_series(1, 500) g
                 """)
             let upstream = SlowChecks(latency: .milliseconds(200))
-            let summary = try await Reconciler(pool: h.pool, upstream: upstream, logger: TestLogger.make()).run()
+            let reported = Mutex<[Reconciler.Summary]>([])
+            let summary = try await Reconciler(pool: h.pool, upstream: upstream, logger: TestLogger.make()).run { progress in
+                reported.withLock { $0.append(progress) }
+            }
             #expect(summary == Reconciler.Summary(checked: 500, confirmed: 500, requeued: 0, unchecked: 0))
+            // Progress counts a page once its check is over, not while it is under way.
+            let progress = reported.withLock { $0 }
+            #expect(progress.map(\.checked) == [100, 200, 300, 400, 500])
+            #expect(progress.allSatisfy { $0.checked == $0.confirmed + $0.requeued + $0.unchecked })
             // Five pages, their calls paced about 10 ms apart by the central limit, each answered after 200 ms.
             #expect(upstream.mostAtOnce >= 3, "at most \(upstream.mostAtOnce) account_check calls were under way at once")
         }

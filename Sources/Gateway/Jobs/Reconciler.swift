@@ -51,6 +51,13 @@ public struct Reconciler: Sendable {
         public var description: String {
             "checked \(checked) imported accounts: \(confirmed) confirmed by Tencent, \(requeued) missing there and re-queued, \(unchecked) not checked (errors)"
         }
+
+        mutating func add(_ page: Summary) {
+            checked += page.checked
+            confirmed += page.confirmed
+            requeued += page.requeued
+            unchecked += page.unchecked
+        }
     }
 
     public func run(progress: @Sendable (Summary) -> Void = { _ in }) async throws -> Summary {
@@ -72,15 +79,12 @@ public struct Reconciler: Sendable {
                         break
                     }
                     after = last.userID
-                    summary.checked += page.count
                     group.addTask { try await self.reconcile(page) }
                     checking += 1
                 }
-                guard let checked = try await group.next() else { break }
+                guard let page = try await group.next() else { break }
                 checking -= 1
-                summary.confirmed += checked.confirmed
-                summary.requeued += checked.requeued
-                summary.unchecked += checked.unchecked
+                summary.add(page)
                 progress(summary)
             }
         }
@@ -102,10 +106,10 @@ public struct Reconciler: Sendable {
             """).rows.map { (try $0.string("user_id"), try $0.string("chat_user_id")) }
     }
 
-    /// Checks one page and re-queues what Tencent does not have; its counts (`checked` left at 0).
+    /// Checks one page and re-queues what Tencent does not have; the page's counts.
     private func reconcile(_ page: Page) async throws -> Summary {
         let chatIDs = page.map(\.chatUserID)
-        var counts = Summary()
+        var counts = Summary(checked: chatIDs.count)
         let answer: (missing: [String], confirmed: Int)
         do {
             answer = try await check(chatIDs)
