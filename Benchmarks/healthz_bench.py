@@ -4,7 +4,9 @@
 a Hummingbird 2 server answering the same JSON (Benchmarks/HummingbirdPeer, its
 own package, so the product never depends on SwiftNIO), each with wrk for
 SECONDS at 1, 16 and 128 connections, alternating the two servers so both see
-the same machine. Two placements, each printed as its own table:
+the same machine, in a counterbalanced order (gateway, peer, peer, gateway, ...)
+so that load fading away during the runs does not always fall on the same one.
+Two placements, each printed as its own table:
 
 * isolated (the verdict): the servers on one CPU, wrk (one thread) on another,
   with taskset, as if client and server were separate machines. A load
@@ -111,8 +113,13 @@ def compare(servers, args, client_cpus, threads):
     held = True
     for connections in (1, 16, 128):
         runs = {name: [] for name in servers}
-        for _ in range(args.rounds):
-            for name, url in servers.items():
+        for round_index in range(args.rounds):
+            # Counterbalanced (gateway, peer, peer, gateway, ...): whatever load is fading
+            # away on the machine (after make bench's database benches, PostgreSQL's
+            # checkpoints and autovacuum) then weighs on both servers alike, not always on
+            # the one measured first.
+            order = list(servers.items())
+            for name, url in order if round_index % 2 == 0 else reversed(order):
                 runs[name].append(wrk(url, connections, args.seconds, client_cpus, threads))
         for name, results in runs.items():
             rates, p50s, p99s = zip(*results)
@@ -154,7 +161,7 @@ def main():
                          else f"no pinning, wrk -t{threads}")
                 settle()
                 print(f"GET /healthz, {name} ({where}), wrk {args.seconds} s per run, {args.rounds} rounds, "
-                      "servers alternating")
+                      "servers alternating (ABBA)")
                 held = compare(servers, args, client_cpus, threads)
                 if name == "isolated":
                     print(f"healthz_bench: isolated placement: {'targets met' if held else 'targets NOT met'}")

@@ -26,6 +26,11 @@ BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "releas
 LIMIT = 100 * 100  # account_check: calls/s x accounts per call
 
 
+def sandbox_stats(url):
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--accounts", type=int, default=20_000)
@@ -48,23 +53,26 @@ def main():
         if imported.returncode != 0:
             sys.exit(f"reconcile_bench: import failed ({imported.returncode}): {imported.stderr[-500:]}")
 
+        before = sandbox_stats(stats_url)
         started = time.monotonic()
         run = subprocess.run([BIN, "reconcile"], env=env, capture_output=True, text=True)
         seconds = time.monotonic() - started
-        with urllib.request.urlopen(stats_url, timeout=5) as response:
-            stats = json.loads(response.read())
+        stats = sandbox_stats(stats_url)
     finally:
         sandbox.terminate()
         sandbox.wait()
 
     calls = stats["calls"].get("account_check", 0)
     most = stats["max_calls_per_second"].get("account_check", 0)
-    too_fast = stats["answers"].get("60007", 0)
+    # The sandbox counts answers by code over every API: the import before reconcile has its own.
+    import_too_fast = before["answers"].get("60007", 0)
+    too_fast = stats["answers"].get("60007", 0) - import_too_fast
     rate = args.accounts / seconds
     print(f"reconcile_bench: {args.accounts:,} imported accounts, sandbox latency {args.sandbox_latency} ms")
     print(f"  reconcile                     exit {run.returncode} in {seconds:.1f} s: {run.stdout.strip()}")
     print(f"  accounts/s                    {rate:,.0f}  ({rate / LIMIT:.2f} of account_check's {LIMIT:,}/s)")
     print(f"  account_check calls           {calls}  (most in any second: {most}; 60007 answers: {too_fast})")
+    print(f"  the import before it          60007 answers: {import_too_fast} (retried; not part of this figure)")
     if run.returncode != 0 or f"{args.accounts} confirmed" not in run.stdout:
         failures.append(f"reconcile did not confirm every account (exit {run.returncode})")
     for failure in failures:
