@@ -29,7 +29,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-from stack import ROOT, free_port, prepare, psql, wait_ready  # noqa: E402
+from stack import ROOT, free_port, prepare, psql, start_sandbox, wait_ready  # noqa: E402
 
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "release", "account-gateway"))
 ALLOWED = 200
@@ -114,11 +114,9 @@ def main():
                                                GATEWAY_WAIT_MS="250", LOG_LEVEL="warning")
     database_url = env["DATABASE_URL"]
     latency = ["--latency-ms", args.sandbox_latency] if args.sandbox_latency else []
-    processes = [subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}", *latency], env=env,
-                                  stderr=open(os.path.join(logdir, "sandbox.log"), "w"))]
+    processes = [start_sandbox(BIN, env, logdir, sandbox_port, *latency)]
     ports = []
     try:
-        wait_ready(f"http://127.0.0.1:{sandbox_port}/sandbox/stats")
         for i in range(args.replicas):
             port = free_port()
             ports.append(port)

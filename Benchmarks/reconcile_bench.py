@@ -20,7 +20,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-from stack import ROOT, prepare, wait_ready  # noqa: E402
+from stack import ROOT, prepare, start_sandbox  # noqa: E402
 
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "release", "account-gateway"))
 LIMIT = 100 * 100  # account_check: calls/s x accounts per call
@@ -39,12 +39,10 @@ def main():
 
     env, logdir, sandbox_port, _ = prepare(BIN, "account_gateway_reconcile_bench", "reconcile-bench.", LOG_LEVEL="warning")
     latency = ["--latency-ms", args.sandbox_latency] if args.sandbox_latency != "0" else []
-    sandbox = subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}", *latency], env=env,
-                               stderr=open(os.path.join(logdir, "sandbox.log"), "w"))
+    sandbox = start_sandbox(BIN, env, logdir, sandbox_port, *latency)
     failures = []
     try:
         stats_url = f"http://127.0.0.1:{sandbox_port}/sandbox/stats"
-        wait_ready(stats_url)
         rows = os.path.join(logdir, "accounts.ndjson")
         with open(rows, "w") as f:
             for i in range(args.accounts):

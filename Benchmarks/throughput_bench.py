@@ -80,7 +80,7 @@ import urllib.parse
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-from stack import ROOT, free_port, prepare, psql, wait_ready  # noqa: E402
+from stack import ROOT, free_port, prepare, psql, start_sandbox, wait_ready  # noqa: E402
 from stack import http as http_call  # noqa: E402
 
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "release", "account-gateway"))
@@ -197,10 +197,7 @@ class Stack:
         return f"http://127.0.0.1:{self.sandbox_port}"
 
     def start(self, replicas):
-        self.processes.append(subprocess.Popen(
-            [BIN, "sandbox", "--listen", f"127.0.0.1:{self.sandbox_port}"], env=self.env,
-            stderr=open(os.path.join(self.logdir, "sandbox.log"), "w")))
-        wait_ready(f"{self.sandbox}/sandbox/stats")
+        self.processes.append(start_sandbox(BIN, self.env, self.logdir, self.sandbox_port))
         for i in range(replicas):
             port = free_port()
             self.ports.append(port)

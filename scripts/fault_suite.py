@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 
-from stack import LOCALPG, ROOT, free_port, http, prepare, psql, wait_ready
+from stack import LOCALPG, ROOT, free_port, http, prepare, psql, start_sandbox, wait_ready
 
 BIN = os.path.join(ROOT, ".build", "debug", "account-gateway")
 
@@ -74,15 +74,12 @@ def main():
                                                GATEWAY_WAIT_MS="1500", LOG_LEVEL="info")
     database_url = env["DATABASE_URL"]
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    sandbox_log = open(os.path.join(logdir, "sandbox.log"), "w")
-    sandbox = subprocess.Popen([BIN, "sandbox", "--listen", f"127.0.0.1:{sandbox_port}", "--error-rate", "0.3",
-                                "--error-codes", "70500,60008,70169,40006", "--http502-rate", "0.1",
-                                "--drop-rate", "0.05", "--lost-response-rate", "0.05"],
-                               env=env, stdout=sandbox_log, stderr=sandbox_log)
+    sandbox = start_sandbox(BIN, env, logdir, sandbox_port, "--error-rate", "0.3",
+                            "--error-codes", "70500,60008,70169,40006", "--http502-rate", "0.1",
+                            "--drop-rate", "0.05", "--lost-response-rate", "0.05")
     replicas = [Replica(i, env, logdir) for i in range(3)]
     failures = []
     try:
-        wait_ready(sandbox_url + "/sandbox/stats")
         for replica in replicas:
             replica.start()
 

@@ -32,6 +32,21 @@ def wait_ready(url, timeout=30):
     raise SystemExit(f"{url} never became ready")
 
 
+def start_sandbox(binary, env, logdir, port, *options):
+    """`account-gateway sandbox` on 127.0.0.1:PORT with OPTIONS (faults, latency),
+    logging to LOGDIR/sandbox.log; returns the process once it answers."""
+    log = open(os.path.join(logdir, "sandbox.log"), "w")
+    process = subprocess.Popen([binary, "sandbox", "--listen", f"127.0.0.1:{port}", *options], env=env, stdout=log,
+                               stderr=log)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/sandbox/stats")
+    except BaseException:
+        process.terminate()
+        process.wait()
+        raise
+    return process
+
+
 def http(method, url, body=None, headers=None, timeout=15):
     """Returns (status, parsed JSON or None); status None when no answer came."""
     data = None if body is None else json.dumps(body).encode()
@@ -100,12 +115,10 @@ class Gateway:
         self.processes = []
 
     def __enter__(self):
-        self.processes = [
-            subprocess.Popen([self.binary, "sandbox", "--listen", f"127.0.0.1:{self.sandbox_port}"], env=self.env,
-                             stderr=open(os.path.join(self.logdir, "sandbox.log"), "w")),
+        self.processes = [start_sandbox(self.binary, self.env, self.logdir, self.sandbox_port)]
+        self.processes.append(
             subprocess.Popen([self.binary, "serve"], env=dict(self.env, GATEWAY_LISTEN=f"127.0.0.1:{self.port}"),
-                             stderr=open(os.path.join(self.logdir, "serve.log"), "w")),
-        ]
+                             stderr=open(os.path.join(self.logdir, "serve.log"), "w")))
         try:
             wait_ready(f"{self.base}/readyz")
         except BaseException:
