@@ -29,15 +29,10 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-from stack import ROOT, free_port, prepare, psql, start_sandbox, wait_ready  # noqa: E402
+from stack import ROOT, free_port, get_json, prepare, psql, start_sandbox, wait_ready  # noqa: E402
 
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "release", "account-gateway"))
 ALLOWED = 200
-
-
-def get_json(url):
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
 
 
 class Client:

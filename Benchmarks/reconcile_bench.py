@@ -17,18 +17,12 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-from stack import ROOT, prepare, start_sandbox  # noqa: E402
+from stack import ROOT, get_json, prepare, start_sandbox  # noqa: E402
 
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "release", "account-gateway"))
 LIMIT = 100 * 100  # account_check: calls/s x accounts per call
-
-
-def sandbox_stats(url):
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
 
 
 def main():
@@ -51,11 +45,11 @@ def main():
         if imported.returncode != 0:
             sys.exit(f"reconcile_bench: import failed ({imported.returncode}): {imported.stderr[-500:]}")
 
-        before = sandbox_stats(stats_url)
+        before = get_json(stats_url)
         started = time.monotonic()
         run = subprocess.run([BIN, "reconcile"], env=env, capture_output=True, text=True)
         seconds = time.monotonic() - started
-        stats = sandbox_stats(stats_url)
+        stats = get_json(stats_url)
     finally:
         sandbox.terminate()
         sandbox.wait()

@@ -77,10 +77,9 @@ import subprocess
 import sys
 import time
 import urllib.parse
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-from stack import ROOT, free_port, prepare, psql, start_sandbox, wait_ready  # noqa: E402
+from stack import ROOT, free_port, get_json, prepare, psql, start_sandbox, wait_ready  # noqa: E402
 from stack import http as http_call  # noqa: E402
 
 BIN = os.environ.get("ACCOUNT_GATEWAY_BIN", os.path.join(ROOT, ".build", "release", "account-gateway"))
@@ -146,11 +145,6 @@ def percentile(values, p):
 
 
 # ---------------------------------------------------------------- processes
-
-def get_json(url):
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return json.loads(response.read())
-
 
 def run_measured(command, env, logdir, name):
     """Runs command to completion; returns (exit status, wall seconds, peak RSS in KiB, stdout)."""

@@ -47,6 +47,12 @@ def start_sandbox(binary, env, logdir, port, *options):
     return process
 
 
+def get_json(url):
+    """The JSON answer of a GET that must succeed (raises otherwise)."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
 def http(method, url, body=None, headers=None, timeout=15):
     """Returns (status, parsed JSON or None); status None when no answer came."""
     data = None if body is None else json.dumps(body).encode()
