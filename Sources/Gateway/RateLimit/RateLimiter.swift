@@ -251,7 +251,7 @@ actor RateLimiter {
         lastNextFree.withLock { $0 = (received, received + reservation.nextFree) }
         let first = reservation.databaseNowMicroseconds + Double(reservation.firstOffset.microseconds)
         let spacing = Double(reservation.spacing.microseconds)
-        let slots = (0..<reservation.granted).map { index in
+        return (0..<reservation.granted).map { index in
             // Never before the moment the database reserved it, as far as this replica can tell,
             // nor closer to the slot before it than the database spaced them.
             let earliest = max(sent, lastSlot.map { $0 + reservation.spacing } ?? sent)
@@ -259,7 +259,6 @@ actor RateLimiter {
             lastSlot = slot
             return slot
         }
-        return slots
     }
 
     /// A reservation made by another statement, as the grant of one call.
