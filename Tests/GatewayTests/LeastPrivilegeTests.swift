@@ -85,7 +85,8 @@ import Testing
 
     /// Since 0013 the per-event trigger runs as the appending role and takes the
     /// head's lock through `audit_chain_lock()`: a service role granted before that
-    /// migration may still append after it, and nobody else may take the lock.
+    /// migration may still append after it (and after 0014 replaced the function),
+    /// and nobody else may take the lock.
     @Test func aServiceRoleGrantedBeforeMigration13StillAppends() async throws {
         let database = try await TestDatabase.create(migrated: false)
         let owner = database.pool(size: 1)
@@ -104,11 +105,19 @@ import Testing
             let row = try await owner.query("""
                 SELECT has_function_privilege('public', 'audit_chain_lock()', 'EXECUTE') AS public_may,
                        (SELECT prosecdef FROM pg_proc WHERE proname = 'audit_events_chain') AS trigger_definer,
-                       (SELECT prosecdef FROM pg_proc WHERE proname = 'audit_chain_lock') AS lock_definer
+                       (SELECT prosecdef FROM pg_proc WHERE proname = 'audit_chain_lock') AS lock_definer,
+                       (SELECT l.lanname FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+                        WHERE p.proname = 'audit_chain_lock') AS lock_language,
+                       (SELECT array_to_string(proconfig, ',') FROM pg_proc WHERE proname = 'audit_chain_lock') AS lock_settings
                 """).rows.first
             #expect(try row?.bool("public_may") == false)
             #expect(try row?.bool("trigger_definer") == false)
             #expect(try row?.bool("lock_definer") == true)
+            // Since 0014 in PL/pgSQL, whose plan is kept for the session (a SQL function
+            // with a SET clause was planned again at every call), with the same fixed
+            // search_path, and still only for the roles 0013 granted (checked above).
+            #expect(try row?.string("lock_language") == "plpgsql")
+            #expect(try row?.string("lock_settings") == "search_path=public, pg_temp")
         } catch {
             await service.close(); await owner.close(); await database.drop()
             throw error

@@ -1,0 +1,23 @@
+-- The head's lock, cheaper per transaction (issue 7). audit_chain_lock() is
+-- called once per transaction that appends events, by the first event's trigger.
+-- As a LANGUAGE sql function with a SET clause it could not be inlined, and
+-- PostgreSQL parsed and planned its body again on every call; in PL/pgSQL the
+-- plan is kept for the session. Same query, same rights: SECURITY DEFINER, the
+-- search_path fixed, EXECUTE only for the roles 0013 granted it to (CREATE OR
+-- REPLACE keeps the owner and the grants).
+-- Measured (2026-12-03, 5,000 transactions of one event each in a DO loop with
+-- synchronous_commit off, so CPU and not the WAL flush; three runs each):
+-- 156-168 us a transaction before, 117-136 after; the same INSERT into a copy of
+-- the table without triggers takes 35-45.
+DO $migration$
+BEGIN
+    EXECUTE format($create$
+CREATE OR REPLACE FUNCTION audit_chain_lock(OUT last_id bigint, OUT last_hash text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = %I, pg_temp AS $lock$
+BEGIN
+    SELECT c.last_id, c.last_hash INTO last_id, last_hash FROM audit_chain c WHERE singleton FOR UPDATE;
+END
+$lock$;
+$create$, current_schema());
+END
+$migration$;
