@@ -485,7 +485,7 @@ def single(report, args, state):
             raise SystemExit(f"single: no successful calls (gateway {bad_gateway}, direct {bad_direct})")
         g50, g99 = percentile(gateway_ms, 50), percentile(gateway_ms, 99)
         d50, d99 = percentile(direct_ms, 50), percentile(direct_ms, 99)
-        floor = two_commits_after_idle(stack, args.single_interval_ms, d50)
+        floor = two_commits_after_idle(stack, args.single_interval_ms, g50, d50)
     report.add(section, "gateway POST /accounts p50 / p99", [g50, g99], f"{g50:.2f} / {g99:.2f} ms",
                key="gateway_ms_p50_p99")
     report.add(section, "direct account_import p50 / p99 (peer)", [d50, d99], f"{d50:.2f} / {d99:.2f} ms",
@@ -504,17 +504,18 @@ def single(report, args, state):
     sandbox_limits(report, section, stats)
 
 
-def two_commits_after_idle(stack, interval_ms, call_ms):
+def two_commits_after_idle(stack, interval_ms, gateway_ms, call_ms):
     """What PostgreSQL alone takes, at the bench's spacing, for the two commits a new
-    account needs (its intent before the call, its outcome after): one-row INSERTs,
-    the first after the idle a request meets (the direct call in between: two
-    intervals less about a millisecond), the second after an idle as long as the
-    direct call. Returns the two statements' mean latencies together, in ms, as
-    pgbench -r reports them. On a VM whose idle CPUs halt, a statement after an
-    idle takes longer than back to back (docs/ARCHITECTURE.md)."""
+    account needs (its intent before the call, its outcome after): one-row INSERTs
+    by pgbench, the first after the idle PostgreSQL has between two of the bench's
+    requests (two intervals less the gateway's p50), the second after an idle as
+    long as the direct call (the gateway's own call takes longer, so this errs
+    low). Returns the two statements' mean latencies together, in ms, as pgbench -r
+    reports them. On a VM whose idle CPUs halt, a statement after an idle takes
+    longer than back to back (docs/ARCHITECTURE.md)."""
     psql(stack.database_url, "CREATE TABLE bench_commit_probe (id bigserial PRIMARY KEY, v text)")
     insert = "INSERT INTO bench_commit_probe (v) VALUES ('probe');"
-    script = (f"\\sleep {max(0, int(2 * interval_ms - 1))} ms\n{insert}\n"
+    script = (f"\\sleep {max(0, round((2 * interval_ms - gateway_ms) * 1000))} us\n{insert}\n"
               f"\\sleep {max(0, round(call_ms * 1000))} us\n{insert}")
     pgbench(stack.database_url, script, stack.logdir, "single_commits", "-M", "prepared", "-r", "-c1", "-j1", "-t60")
     with open(os.path.join(stack.logdir, "single_commits.pgbench")) as f:
