@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"]), .brew(["libpq"])]),
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CEpoll"),
+        // libcurl's easy interface for CurlTransport, looked up at run time (no headers needed).
+        .target(name: "CCurlTransport", linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]),
         // Lets URLSessionTransport trust an operator's CA file on Linux, where
         // FoundationNetworking has no option for it (see CCurlCAFile.c). The
         // executable must export the hook for the dynamic linker to prefer it.
@@ -39,7 +41,7 @@ let package = Package(
         ]),
         // Tencent Cloud Chat: UserSig, endpoints, the REST client and its error classes.
         .target(name: "TencentChat", dependencies: [
-            "CZlib", "CCurlCAFile",
+            "CZlib", "CCurlCAFile", "CCurlTransport",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),

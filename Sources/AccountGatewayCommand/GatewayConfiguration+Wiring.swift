@@ -13,12 +13,22 @@ extension GatewayConfiguration {
             size: size, logger: logger)
     }
 
-    /// The Tencent client for this app: endpoint, self-renewing admin signature, pooled transport.
+    /// The Tencent client for this app: endpoint, self-renewing admin signature, pooled transport
+    /// (libcurl's easy interface where it can be loaded, URLSession otherwise).
     func tencentClient(logger: Logger) throws -> TencentClient {
         let endpoint: TencentEndpoint
         do { endpoint = try TencentEndpoint(parsing: self.endpoint) } catch { throw ValidationError("\(error)") }
-        let transport: URLSessionTransport
-        do { transport = try URLSessionTransport(caFile: caFile) } catch {
+        let choice = upstreamTransport ?? (CurlTransport.isAvailable ? .curl : .urlsession)
+        if choice == .curl, !CurlTransport.isAvailable {
+            throw ValidationError("TENCENT_TRANSPORT=curl: \(CurlTransport.Unavailable())")
+        }
+        if choice == .urlsession, upstreamTransport == nil {
+            logger.notice("libcurl 7.85 or newer could not be loaded: calling Tencent through URLSession")
+        }
+        let transport: any TencentTransport
+        do {
+            transport = choice == .curl ? try CurlTransport(caFile: caFile) : try URLSessionTransport(caFile: caFile)
+        } catch {
             throw ValidationError("TENCENT_CA_FILE: \(error)")
         }
         return TencentClient(

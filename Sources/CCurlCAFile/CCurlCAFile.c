@@ -31,6 +31,26 @@ typedef int (*easy_setopt_function)(void *easy, int option, ...);
 static _Atomic(const char *) configured_ca_file = NULL;
 static _Atomic(easy_setopt_function) libcurl_easy_setopt = NULL;
 
+// CurlTransport's handles carry their own CA file (or none): libcurl's easy
+// interface adds each to a multi handle of its own through this same function,
+// so they are told apart by the mark CCurlTransport.c sets as CURLOPT_PRIVATE.
+enum { CCURL_INFO_PRIVATE = 0x100000 + 21 };  // CURLINFO_PRIVATE: CURLINFO_STRING + 21
+#define CCURL_TRANSPORT_MARK ((void *)0x6167772d6375726cULL)  // "agw-curl": never a valid address
+
+typedef int (*easy_getinfo_function)(void *easy, int info, ...);
+
+static int is_curl_transport_handle(void *easy) {
+    static _Atomic(easy_getinfo_function) getinfo = NULL;
+    easy_getinfo_function function = atomic_load(&getinfo);
+    if (function == NULL) {
+        function = (easy_getinfo_function)dlsym(RTLD_DEFAULT, "curl_easy_getinfo");
+        if (function == NULL) return 0;
+        atomic_store(&getinfo, function);
+    }
+    void *mark = NULL;
+    return function(easy, CCURL_INFO_PRIVATE, &mark) == 0 && mark == CCURL_TRANSPORT_MARK;
+}
+
 int curl_multi_add_handle(void *multi, void *easy) {
     static _Atomic(add_handle_function) libcurl_add_handle = NULL;
     add_handle_function next = atomic_load(&libcurl_add_handle);
@@ -39,7 +59,7 @@ int curl_multi_add_handle(void *multi, void *easy) {
         atomic_store(&libcurl_add_handle, next);
     }
     const char *ca_file = atomic_load(&configured_ca_file);
-    if (ca_file != NULL) {
+    if (ca_file != NULL && !is_curl_transport_handle(easy)) {
         // Fails only when out of memory; the transfer then keeps the default
         // bundle and still verifies, so a private-CA server is refused, not trusted.
         (void)atomic_load(&libcurl_easy_setopt)(easy, CCURL_OPT_CAINFO, ca_file);

@@ -26,6 +26,8 @@ public struct GatewayConfiguration: Sendable {
     public var secretKeyFile: String?
     /// A PEM file of CA certificates to verify Tencent's (or a re-signing proxy's) certificate against; nil: the system's.
     public var caFile: String?
+    /// The HTTP client that calls Tencent; nil: libcurl where it can be loaded, else URLSession.
+    public var upstreamTransport: UpstreamTransport?
     public var logLevel: Logger.Level
     /// How long a successful authentication is remembered by a replica; a
     /// revoked token stops working within this time. Not an environment
@@ -88,6 +90,12 @@ public struct GatewayConfiguration: Sendable {
         }
 
         caFile = value("TENCENT_CA_FILE")
+        upstreamTransport = nil
+        if let raw = value("TENCENT_TRANSPORT") {
+            if let transport = UpstreamTransport(rawValue: raw) { upstreamTransport = transport } else {
+                problems.append("TENCENT_TRANSPORT must be one of \(UpstreamTransport.allCases.map(\.rawValue).joined(separator: ", ")) (got '\(raw)')")
+            }
+        }
         adminIdentifier = value("TENCENT_ADMIN") ?? "administrator"
         if adminIdentifier.utf8.count > 32 { problems.append("TENCENT_ADMIN must be at most 32 bytes") }
         endpoint = value("TENCENT_ENDPOINT") ?? "china"
@@ -118,6 +126,13 @@ public struct GatewayConfiguration: Sendable {
     }
 }
 
+/// How the gateway calls Tencent (`TENCENT_TRANSPORT`): libcurl's easy interface
+/// (`CurlTransport`), or URLSession (`URLSessionTransport`), which drives the
+/// same libcurl through more threads and is kept as the fallback.
+public enum UpstreamTransport: String, CaseIterable, Sendable {
+    case curl, urlsession
+}
+
 /// Printed, dumped or logged by mistake, a configuration shows neither the
 /// secret key nor the database password.
 extension GatewayConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
@@ -137,7 +152,7 @@ extension GatewayConfiguration: CustomStringConvertible, CustomDebugStringConver
             "idStrategy": idStrategy.rawValue, "waitMilliseconds": waitMilliseconds,
             "maxPendingPerCaller": maxPendingPerCaller, "maxPending": maxPending,
             "maxUnexplainedAttempts": maxUnexplainedAttempts, "userSigValidity": userSigValidity,
-            "caFile": caFile ?? "-", "logLevel": logLevel.rawValue,
+            "caFile": caFile ?? "-", "upstreamTransport": upstreamTransport?.rawValue ?? "-", "logLevel": logLevel.rawValue,
         ])
     }
 }

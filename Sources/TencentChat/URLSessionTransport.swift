@@ -5,8 +5,10 @@ import FoundationNetworking
 import Synchronization
 import CCurlCAFile
 
-/// The production transport: URLSession (libcurl on Linux) with pooled
-/// keep-alive connections, a hard total deadline per call, and redirects refused.
+/// The fallback transport (`TENCENT_TRANSPORT=urlsession`, or where libcurl
+/// cannot be loaded directly; `CurlTransport` is the default): URLSession
+/// (libcurl on Linux) with pooled keep-alive connections, a hard total deadline
+/// per call, and redirects refused.
 public final class URLSessionTransport: TencentTransport {
     private let session: URLSession
 
@@ -78,12 +80,19 @@ public final class URLSessionTransport: TencentTransport {
     /// The CA file in effect for the process, once one is set.
     private static let configuredCAFile = Mutex<String?>(nil)
 
-    private static func trustCertificateAuthorities(inFile path: String) throws {
+    /// The file's absolute path, once it is known to be usable: not the value that
+    /// turns verification off, and a readable PEM file with a certificate in it.
+    static func validatedCAFile(_ path: String) throws -> String {
         guard path != "INSECURE_SSL_NO_VERIFY" else { throw CAFileError.insecureValueRefused }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path  // libcurl opens it later, maybe from another directory
         guard let pem = try? String(contentsOfFile: absolute, encoding: .utf8),
               pem.contains("-----BEGIN CERTIFICATE-----")
         else { throw CAFileError.notACertificateFile(path) }
+        return absolute
+    }
+
+    private static func trustCertificateAuthorities(inFile path: String) throws {
+        let absolute = try validatedCAFile(path)
         try configuredCAFile.withLock { configured in
             if let configured {
                 guard configured == absolute else { throw CAFileError.conflictsWithConfigured(configured) }

@@ -17,6 +17,22 @@ import Testing
         #expect(c.maxUnexplainedAttempts == 5)
         #expect(c.userSigValidity == 86_400)
         #expect(c.caFile == nil)
+        #expect(c.upstreamTransport == nil)  // libcurl where it loads, URLSession otherwise
+    }
+
+    @Test func theUpstreamTransportIsChosenByName() throws {
+        var env = minimal
+        for transport in UpstreamTransport.allCases {
+            env["TENCENT_TRANSPORT"] = transport.rawValue
+            #expect(try GatewayConfiguration(environment: env).upstreamTransport == transport)
+        }
+        env["TENCENT_TRANSPORT"] = "nio"
+        do {
+            _ = try GatewayConfiguration(environment: env)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description.contains("TENCENT_TRANSPORT must be one of curl, urlsession (got 'nio')"))
+        }
     }
 
     @Test func upstreamKnobs() throws {

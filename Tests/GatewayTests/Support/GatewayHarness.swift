@@ -122,12 +122,13 @@ final class GatewayHarness: Sendable {
                               sandboxURL: sandboxURL, importerToken: importer, auditorToken: auditor)
     }
 
-    /// A real Tencent client for the sandbox.
+    /// A real Tencent client for the sandbox, through the transport `serve` uses by default.
     static func tencentClient(_ sandboxURL: String, secretKey: String = secretKey) throws -> TencentClient {
-        TencentClient(
+        let transport: any TencentTransport = CurlTransport.isAvailable ? try CurlTransport() : URLSessionTransport()
+        return TencentClient(
             endpoint: try TencentEndpoint(parsing: sandboxURL),
             signature: AdminSignature(sdkAppID: sdkAppID, identifier: "administrator", secretKey: secretKey),
-            transport: URLSessionTransport(), logger: TestLogger.make())
+            transport: transport, logger: TestLogger.make())
     }
 
     func tencentClient() throws -> TencentClient {
