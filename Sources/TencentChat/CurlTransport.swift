@@ -252,8 +252,11 @@ final class CurlWorker: @unchecked Sendable {
         var call = job
         job = nil
         while let current = call {
-            perform(current)
+            let result = perform(current)
+            // Back in the pool before the caller resumes, so that its next call finds
+            // this thread (and its connection) free rather than starting another.
             call = pool.next(for: self)
+            if let result { current.finish(result) }
             if call == nil {
                 if pool.isStopped { return }
                 wake.wait()
@@ -263,8 +266,9 @@ final class CurlWorker: @unchecked Sendable {
         }
     }
 
-    private func perform(_ call: CurlCall) {
-        guard !call.isFinished else { return }  // cancelled while it waited for a thread
+    /// The call's result; nil when it had ended before it started (cancelled while it waited).
+    private func perform(_ call: CurlCall) -> Result<(status: Int, body: Data), any Error>? {
+        guard !call.isFinished else { return nil }
         var result = ccurl_result()
         call.url.withCString { url in
             call.body.withUnsafeBytes { body in
@@ -279,12 +283,9 @@ final class CurlWorker: @unchecked Sendable {
                 }
             }
         }
-        guard result.code == 0 else {
-            call.finish(.failure(CurlTransport.map(code: result.code)))
-            return
-        }
+        guard result.code == 0 else { return .failure(CurlTransport.map(code: result.code)) }
         let answer = result.body.map { Data(bytes: $0, count: result.body_length) } ?? Data()
         ccurl_body_free(result.body)
-        call.finish(.success((Int(result.status), answer)))
+        return .success((Int(result.status), answer))
     }
 }
