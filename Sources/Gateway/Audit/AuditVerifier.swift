@@ -73,19 +73,35 @@ public struct AuditVerifier: Sendable {
         return Report(checked: chain.checked, firstBroken: nil)
     }
 
-    /// The columns `ChainCheck` reads, by position.
     private func page(after: Int64, through lastID: Int64) -> Task<[PostgresRow], Error> {
         let pool = self.pool
-        let pageSize = self.pageSize
+        let statement = Self.pageStatement(after: after, through: lastID, limit: pageSize)
         return Task {
-            try await pool.query("""
-                SELECT id, (extract(epoch FROM at) * 1000000)::bigint, request_id, caller, action, user_id,
-                       chat_user_id, outcome, http_status, tencent_error_code, tencent_error_info, attempt, latency_ms,
-                       idempotency_key, prev_hash, hash, route
-                FROM audit_events WHERE id > \(after) AND id <= \(lastID) ORDER BY id LIMIT \(pageSize)
-                """).rows
+            try await pool.withTransaction { connection in
+                try connection.executeScript(Self.inIDOrder)
+                return try connection.query(statement).rows
+            }
         }
     }
+
+    /// The next `limit` events after `after`, up to `lastID`, in id order, with the
+    /// columns `ChainCheck` reads, by position.
+    static func pageStatement(after: Int64, through lastID: Int64, limit: Int) -> PostgresQuery {
+        """
+        SELECT id, (extract(epoch FROM at) * 1000000)::bigint, request_id, caller, action, user_id,
+               chat_user_id, outcome, http_status, tencent_error_code, tencent_error_info, attempt, latency_ms,
+               idempotency_key, prev_hash, hash, route
+        FROM audit_events WHERE id > \(after) AND id <= \(lastID) ORDER BY id LIMIT \(limit)
+        """
+    }
+
+    /// Settings for the page's transaction, so it is read through the primary key
+    /// in order whatever the statistics say. Where they know none of the events
+    /// (a trail just written, or the events since the last ANALYZE), PostgreSQL
+    /// expected a few hundred rows, read them all by a bitmap or sequential scan
+    /// and sorted them on disk, for every page: 1.6-1.9 s for 200,000 events
+    /// against 0.6-0.8 s through the index (`make bench`, 2026-12-03).
+    static let inIDOrder = "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
 }
 
 /// The running state of a verification: the next id expected and the hash the
