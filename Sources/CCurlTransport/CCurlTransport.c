@@ -48,7 +48,7 @@ static void load(void) {
     easy_cleanup = find(library, "curl_easy_cleanup");
     slist_append = find(library, "curl_slist_append");
     global_init = find(library, "curl_global_init");
-        if (!easy_init || !easy_setopt || !easy_perform || !easy_getinfo || !easy_cleanup || !slist_append
+    if (!easy_init || !easy_setopt || !easy_perform || !easy_getinfo || !easy_cleanup || !slist_append
         || !global_init) return;
     if (global_init(CURL_GLOBAL_ALL) != 0) return;
     // CURLOPT_PROTOCOLS_STR came with 7.85.
