@@ -16,15 +16,15 @@ struct CurlTLSTests {
         let trusting = try CurlTransport(caFile: pki.trustedCA)
         let trustingTheOther = try CurlTransport(caFile: pki.untrustedCA)
         try await TLSUpstream.with(pki.trustedServer) { port in
-            let (status, body) = try await trusting.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5))
+            let (status, body) = try await trusting.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5))
             #expect(status == 200)
             #expect(String(decoding: body, as: UTF8.self) == URLSessionTLSTests.okBody)
-            try await expectTLSFailure { try await trustingTheOther.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
+            try await TLSUpstream.expectTLSFailure { try await trustingTheOther.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
         }
         try await TLSUpstream.with(pki.untrustedServer) { port in
-            let (status, _) = try await trustingTheOther.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5))
+            let (status, _) = try await trustingTheOther.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5))
             #expect(status == 200)
-            try await expectTLSFailure { try await trusting.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
+            try await TLSUpstream.expectTLSFailure { try await trusting.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
         }
     }
 
@@ -32,7 +32,7 @@ struct CurlTLSTests {
         let pki = try TestPKI.shared.get()
         let transport = try CurlTransport(caFile: pki.trustedCA)
         try await TLSUpstream.with(pki.wrongHostServer) { port in
-            try await expectTLSFailure { try await transport.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
+            try await TLSUpstream.expectTLSFailure { try await transport.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
         }
     }
 
@@ -41,7 +41,7 @@ struct CurlTLSTests {
         let pki = try TestPKI.shared.get()
         let transport = try CurlTransport()
         try await TLSUpstream.with(pki.trustedServer) { port in
-            try await expectTLSFailure { try await transport.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
+            try await TLSUpstream.expectTLSFailure { try await transport.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
         }
     }
 
@@ -53,19 +53,6 @@ struct CurlTLSTests {
         let key = pki.directory.appendingPathComponent("trusted-ca.key").path
         #expect(throws: URLSessionTransport.CAFileError.notACertificateFile(key)) {
             _ = try CurlTransport(caFile: key)
-        }
-    }
-
-    private func url(_ port: Int) -> URL {
-        URL(string: "https://127.0.0.1:\(port)/v4/im_open_login_svc/account_import")!
-    }
-
-    private func expectTLSFailure(_ call: () async throws -> (status: Int, body: Data)) async throws {
-        do {
-            let answer = try await call()
-            Issue.record("expected a TLS failure, got HTTP \(answer.status)")
-        } catch let error as TencentTransportError {
-            guard case .tls = error else { Issue.record("expected .tls, got \(error)"); return }
         }
     }
 }

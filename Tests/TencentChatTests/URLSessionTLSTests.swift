@@ -22,7 +22,7 @@ import Testing
         let transport = try URLSessionTransport(caFile: pki.trustedCA)
         try await expectAccepted(transport, pki)  // so the refusal below is this certificate's doing
         try await TLSUpstream.with(pki.untrustedServer) { port in
-            try await expectTLSFailure { try await transport.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
+            try await TLSUpstream.expectTLSFailure { try await transport.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
         }
     }
 
@@ -31,7 +31,7 @@ import Testing
         let transport = try URLSessionTransport(caFile: pki.trustedCA)
         try await expectAccepted(transport, pki)  // so the refusal below is this certificate's doing
         try await TLSUpstream.with(pki.wrongHostServer) { port in
-            try await expectTLSFailure { try await transport.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
+            try await TLSUpstream.expectTLSFailure { try await transport.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5)) }
         }
     }
 
@@ -71,24 +71,11 @@ import Testing
         #expect(URLSessionTransport.map(unknown("Failure when receiving data from the peer")) == .other("URLError -1"))
     }
 
-    private func url(_ port: Int) -> URL {
-        URL(string: "https://127.0.0.1:\(port)/v4/im_open_login_svc/account_import")!
-    }
-
     private func expectAccepted(_ transport: URLSessionTransport, _ pki: TestPKI) async throws {
         try await TLSUpstream.with(pki.trustedServer) { port in
-            let (status, body) = try await transport.post(url: url(port), body: Data("{}".utf8), timeout: .seconds(5))
+            let (status, body) = try await transport.post(url: TLSUpstream.url(port), body: Data("{}".utf8), timeout: .seconds(5))
             #expect(status == 200)
             #expect(String(decoding: body, as: UTF8.self) == Self.okBody)
-        }
-    }
-
-    private func expectTLSFailure(_ call: () async throws -> (status: Int, body: Data)) async throws {
-        do {
-            let answer = try await call()
-            Issue.record("expected a TLS failure, got HTTP \(answer.status)")
-        } catch let error as TencentTransportError {
-            guard case .tls = error else { Issue.record("expected .tls, got \(error)"); return }
         }
     }
 }
@@ -158,6 +145,21 @@ struct TestPKI: Sendable {
 /// scripts/tls_upstream.py as a subprocess: it prints its port, answers every
 /// POST with 200 and Tencent's OK body, and is killed when the body returns.
 enum TLSUpstream {
+    /// The account_import URL on the stand-in's port.
+    static func url(_ port: Int) -> URL {
+        URL(string: "https://127.0.0.1:\(port)/v4/im_open_login_svc/account_import")!
+    }
+
+    /// The call fails as `.tls`, whichever transport makes it.
+    static func expectTLSFailure(_ call: () async throws -> (status: Int, body: Data)) async throws {
+        do {
+            let answer = try await call()
+            Issue.record("expected a TLS failure, got HTTP \(answer.status)")
+        } catch let error as TencentTransportError {
+            guard case .tls = error else { Issue.record("expected .tls, got \(error)"); return }
+        }
+    }
+
     static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/tls_upstream.py").path
