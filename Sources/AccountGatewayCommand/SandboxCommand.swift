@@ -35,7 +35,7 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(name: .customLong("drop-rate"), help: "Fraction (0–1) of calls that take effect but drop the connection unanswered.")
     var dropRate: Double = 0
 
-    @Option(name: .customLong("latency-ms"), help: "Extra latency per call: N or MIN-MAX milliseconds.")
+    @Option(name: .customLong("latency-ms"), help: "Time to answer each call, after it is counted on arrival: N or MIN-MAX milliseconds.")
     var latency: String?
 
     @Option(name: .customLong("import-rate"), help: "account_import calls per second (Tencent: 200).")

@@ -21,7 +21,8 @@ public struct SandboxConfiguration: Sendable {
     public var http502Rate: Double = 0
     /// Share of calls that do the work and then drop the connection unanswered.
     public var dropRate: Double = 0
-    /// Time taken before each `/v4` answer.
+    /// Time taken to answer each `/v4` call, after it is checked, counted
+    /// against its rate and performed on arrival (as Tencent counts it).
     public var latency: SandboxLatency = .none
 
     /// Accounts the edition allows (the trial edition allows 100); beyond: 70398. Nil: unlimited.

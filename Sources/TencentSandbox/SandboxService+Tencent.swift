@@ -39,11 +39,15 @@ extension SandboxService {
         case drop
     }
 
+    /// Tencent checks, counts and performs a call when it arrives; `latency`
+    /// is its time to answer after that. So a call counts against its API's
+    /// rate at arrival, as Tencent's frequency control counts it, and the
+    /// calls' spacing on the wire, not their answers', decides a 60007.
     func handleTencent(_ request: HTTPRequest) async -> HTTPResponse {
+        let outcome = process(request, at: now())
         let delay = state.withLock { state in latency(using: &state) }
         if delay > .zero { await sleep(delay) }
 
-        let outcome = process(request, at: now())
         switch outcome {
         case .drop:
             state.withLock { $0.stats.droppedConnections += 1 }

@@ -363,6 +363,29 @@ import TencentChat
         #expect(Set(delays).count > 1)
     }
 
+    /// Tencent checks, counts and performs a call when it arrives; the latency
+    /// is its time to answer after that. A UserSig valid on arrival passes,
+    /// though it expires while the answer is on its way, and the call counts
+    /// against the rate at its arrival.
+    @Test func callsAreCheckedAndCountedOnArrival() async {
+        var configuration = SandboxConfiguration(sdkAppID: Fixture.sdkAppID, secretKey: Fixture.secretKey)
+        configuration.latency = .fixed(.seconds(20))
+        let clock = clock
+        // Time passes while the sandbox takes its time to answer.
+        let sandbox = SandboxService(
+            configuration: configuration, logger: Fixture.logger, now: clock.function,
+            random: SeededRandomNumberGenerator(seed: 1), sleep: { clock.advance(by: Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18) })
+        let arrival = clock.now
+        let userSig = UserSig.generate(
+            identifier: Fixture.admin, sdkAppID: Fixture.sdkAppID, secretKey: Fixture.secretKey, expire: 10,
+            now: arrival.addingTimeInterval(-5))
+        let response = await send(sandbox, "account_import", #"{"UserID":"u"}"#, advance: 0, userSig: userSig)
+        #expect(Fixture.code(response) == 0)  // valid at arrival; expired 5 s before the answer left
+        #expect(clock.now == arrival.addingTimeInterval(20))
+        #expect(sandbox.account("u") != nil)
+        #expect(sandbox.stats().maxCallsPerSecond["account_import"] == 1)
+    }
+
     // MARK: Inspection endpoints
 
     @Test func statsEndpoint() async throws {
