@@ -58,26 +58,30 @@ public struct PostgresQuery: Sendable, Equatable, ExpressibleByStringInterpolati
     /// that, since every literal piece comes from the program's source.
     static func renumbered(_ sql: String, after offset: Int) -> String {
         guard offset > 0 else { return sql }
-        var result = ""
-        var digits = ""
+        // On the UTF-8 bytes: `$` and ASCII digits are single bytes that never
+        // occur inside a multi-byte character.
+        var result: [UInt8] = []
+        result.reserveCapacity(sql.utf8.count + 16)
+        var number: Int?
         var inPlaceholder = false
         func flush() {
             if inPlaceholder {
-                result += digits.isEmpty ? "$" : "$\(Int(digits)! + offset)"
+                result.append(UInt8(ascii: "$"))
+                if let number { result += String(number + offset).utf8 }
             }
-            digits = ""
+            number = nil
             inPlaceholder = false
         }
-        for character in sql {
-            if inPlaceholder, character.isASCII, character.isNumber {
-                digits.append(character)
+        for byte in sql.utf8 {
+            if inPlaceholder, byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                number = (number ?? 0) * 10 + Int(byte - UInt8(ascii: "0"))
                 continue
             }
             flush()
-            if character == "$" { inPlaceholder = true } else { result.append(character) }
+            if byte == UInt8(ascii: "$") { inPlaceholder = true } else { result.append(byte) }
         }
         flush()
-        return result
+        return String(decoding: result, as: UTF8.self)
     }
 
     /// The SQL and the number of parameters, never their values (safe to log).

@@ -149,10 +149,38 @@ extension GatewayApplication {
         return nil
     }
 
+    /// RFC 3986's `pchar` without `%` and `;`: unreserved, sub-delims but `;`,
+    /// `:` and `@` (Foundation's `urlPathAllowed` less `/`, as before). Every
+    /// other UTF-8 byte is written as `%XX`. In Swift, on the bytes: Foundation's
+    /// `addingPercentEncoding` took 3 % of a repeat request's CPU.
     static func percentEncodePathSegment(_ segment: String) -> String {
-        var allowed = CharacterSet.urlPathAllowed
-        allowed.remove("/")
-        return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
+        let utf8 = segment.utf8
+        guard !utf8.allSatisfy(isPathSegmentByte) else { return segment }
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(utf8.count * 3)
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in utf8 {
+            if isPathSegmentByte(byte) {
+                encoded.append(byte)
+            } else {
+                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
+    }
+
+    private static func isPathSegmentByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"),  // unreserved
+             UInt8(ascii: "!"), UInt8(ascii: "$"), UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "("),
+             UInt8(ascii: ")"), UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: ","), UInt8(ascii: "="),  // sub-delims but `;`
+             UInt8(ascii: ":"), UInt8(ascii: "@"):
+            return true
+        default:
+            return false
+        }
     }
 }
 
