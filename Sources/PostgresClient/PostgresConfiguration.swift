@@ -27,31 +27,45 @@ public struct PostgresConfiguration: Sendable {
         self.defaultConnectTimeout = defaultConnectTimeout
     }
 
-    /// The string given to `PQconnectdb`: `connectionString` with `connect_timeout` added when it
-    /// has none.
+    /// Settings added to the connection string when it has none of its own. libpq's defaults wait
+    /// forever to connect and leave a dead connection to the kernel, which notices only after
+    /// about 15 minutes of retransmissions (or 2 hours of silence): long enough for a failover or
+    /// a vanished host to hang every caller. With these, an unanswered connect gives up after
+    /// `defaultConnectTimeout` seconds, data the server does not acknowledge for 30 s closes the
+    /// connection, and a silent one is probed after 30 s idle, 3 times 10 s apart. A slow
+    /// statement on a live server is not affected: its server's kernel acknowledges the data and
+    /// the probes.
+    public var defaultSettings: [(keyword: String, value: String)] {
+        [
+            ("connect_timeout", String(defaultConnectTimeout)),
+            ("keepalives_idle", "30"), ("keepalives_interval", "10"), ("keepalives_count", "3"),
+            ("tcp_user_timeout", "30000"),
+        ]
+    }
+
+    /// The string given to `PQconnectdb`: `connectionString` with each of `defaultSettings` it does
+    /// not set added.
     public var effectiveConnectionString: String {
         // libpq parses both forms; asking it avoids being fooled by e.g.
         // `application_name=connect_timeout`.
-        guard let hasTimeout = Self.specifiesConnectTimeout(connectionString), !hasTimeout else {
-            // Already set, or unparsable: PQconnectdb will report the real error.
+        guard let given = Self.options(of: connectionString) else {
+            // Unparsable: PQconnectdb will report the real error.
             return connectionString
         }
-        let setting = "connect_timeout=\(defaultConnectTimeout)"
+        let missing = defaultSettings.filter { given[$0.keyword] == nil }
+        guard !missing.isEmpty else { return connectionString }
         let isURI =
             connectionString.hasPrefix("postgresql://") || connectionString.hasPrefix("postgres://")
         if isURI {
-            guard connectionString.contains("?") else { return connectionString + "?" + setting }
+            let settings = missing.map { "\($0.keyword)=\($0.value)" }.joined(separator: "&")
+            guard connectionString.contains("?") else { return connectionString + "?" + settings }
             let endsWithSeparator =
                 connectionString.hasSuffix("?") || connectionString.hasSuffix("&")
-            return connectionString + (endsWithSeparator ? "" : "&") + setting
+            return connectionString + (endsWithSeparator ? "" : "&") + settings
         }
+        let settings = missing.map { "\($0.keyword)=\($0.value)" }.joined(separator: " ")
         let trimmed = connectionString.drop { $0 == " " }
-        return trimmed.isEmpty ? setting : connectionString + " " + setting
-    }
-
-    /// `nil` if libpq cannot parse the string.
-    private static func specifiesConnectTimeout(_ conninfo: String) -> Bool? {
-        options(of: conninfo).map { $0["connect_timeout"] != nil }
+        return trimmed.isEmpty ? settings : connectionString + " " + settings
     }
 
     /// The password a conninfo string or URI carries, if any (`nil` also when libpq cannot parse it).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CLibPQ
 
 @testable import PostgresClient
 
@@ -72,25 +73,42 @@ import Testing
         #expect(literal.bindCount == 0)
     }
 
+    /// What `effectiveConnectionString` adds to a string that sets none of it.
+    static let uriDefaults = "connect_timeout=5&keepalives_idle=30&keepalives_interval=10&keepalives_count=3&tcp_user_timeout=30000"
+    static let conninfoDefaults = uriDefaults.replacingOccurrences(of: "&", with: " ")
+
     @Test(arguments: [
-        ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db?connect_timeout=5"),
+        ("postgresql://u@h:5432/db", "postgresql://u@h:5432/db?\(uriDefaults)"),
+        ("postgres://u@h/db?sslmode=disable", "postgres://u@h/db?sslmode=disable&\(uriDefaults)"),
+        ("postgresql://u@h/db?", "postgresql://u@h/db?\(uriDefaults)"),
         (
-            "postgres://u@h/db?sslmode=disable",
-            "postgres://u@h/db?sslmode=disable&connect_timeout=5"
+            "postgresql://u@h/db?connect_timeout=2",
+            "postgresql://u@h/db?connect_timeout=2&\(uriDefaults.replacingOccurrences(of: "connect_timeout=5&", with: ""))"
         ),
-        ("postgresql://u@h/db?", "postgresql://u@h/db?connect_timeout=5"),
-        ("postgresql://u@h/db?connect_timeout=2", "postgresql://u@h/db?connect_timeout=2"),
-        ("host=h dbname=db", "host=h dbname=db connect_timeout=5"),
-        ("host=h connect_timeout = 9", "host=h connect_timeout = 9"),
+        ("host=h dbname=db", "host=h dbname=db \(conninfoDefaults)"),
+        (
+            "host=h connect_timeout = 9 keepalives_idle=5 tcp_user_timeout=0",
+            "host=h connect_timeout = 9 keepalives_idle=5 tcp_user_timeout=0 keepalives_interval=10 keepalives_count=3"
+        ),
         (
             "host=h application_name=connect_timeout",
-            "host=h application_name=connect_timeout connect_timeout=5"
+            "host=h application_name=connect_timeout \(conninfoDefaults)"
         ),
-        ("", "connect_timeout=5"),
+        ("", conninfoDefaults),
+        (
+            "host=h connect_timeout=1 keepalives_idle=1 keepalives_interval=1 keepalives_count=1 tcp_user_timeout=1",
+            "host=h connect_timeout=1 keepalives_idle=1 keepalives_interval=1 keepalives_count=1 tcp_user_timeout=1"
+        ),
     ])
-    func connectTimeoutIsAddedWhenMissing(input: String, expected: String) {
-        #expect(
-            PostgresConfiguration(connectionString: input).effectiveConnectionString == expected)
+    func timeoutsAndKeepalivesAreAddedWhenMissing(input: String, expected: String) {
+        let effective = PostgresConfiguration(connectionString: input).effectiveConnectionString
+        #expect(effective == expected)
+        // This libpq knows every keyword added.
+        var error: UnsafeMutablePointer<CChar>?
+        let parsed = PQconninfoParse(effective, &error)
+        #expect(parsed != nil, "\(error.map { String(cString: $0) } ?? "")")
+        if let parsed { PQconninfoFree(parsed) }
+        if let error { PQfreemem(error) }
     }
 
     @Test func statementTimeoutIsRoundedUpToMilliseconds() {
