@@ -268,6 +268,10 @@ import Testing
             #expect(try await h.request("GET", "/healthz", token: nil).status == 200)
             let ready = try await h.request("GET", "/readyz", token: nil)
             #expect(ready.status == 200)
+            #expect(ready.json["schema_version"] as? String == String(Migrator.expectedVersion))
+            // The API description names the version this build needs.
+            #expect(OpenAPIDocument.yaml.contains("this build needs, currently \(Migrator.expectedVersion)."))
+            #expect(OpenAPIDocument.yaml.contains("schema_version: \"\(Migrator.expectedVersion)\""))
             let root = try await h.request("GET", "/", token: nil)
             #expect(root.status == 200)
             #expect(root.json["service"] as? String == "account-gateway")
