@@ -46,7 +46,8 @@ faults: build
 	python3 scripts/fault_suite.py
 
 # Benchmarks, on a release build: the central rate limit under 3x overload
-# (3 replicas, one PostgreSQL, the sandbox enforcing Tencent's 200/s), then
+# (3 replicas, one PostgreSQL, the sandbox enforcing Tencent's 200/s; then one
+# replica with the sandbox answering in 100-200 ms, as Tencent from afar), then
 # throughput and latency next to their limits and peers measured in the same
 # run (audit writes and verify, the repeat path vs pgbench, one new account vs
 # the sandbox, import, a flood of single POSTs), `reconcile` against a sandbox
@@ -58,6 +59,7 @@ faults: build
 bench: deps
 	$(SWIFT) build -c release --product account-gateway
 	python3 Benchmarks/rate_limit_bench.py
+	python3 Benchmarks/rate_limit_bench.py --replicas 1 --sandbox-latency 100-200
 	python3 Benchmarks/throughput_bench.py
 	python3 Benchmarks/reconcile_bench.py
 	python3 Benchmarks/http_limits.py
