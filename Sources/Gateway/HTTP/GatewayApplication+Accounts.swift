@@ -158,16 +158,19 @@ extension GatewayApplication {
         guard !utf8.allSatisfy(isPathSegmentByte) else { return segment }
         var encoded: [UInt8] = []
         encoded.reserveCapacity(utf8.count * 3)
-        let hex = Array("0123456789ABCDEF".utf8)
         for byte in utf8 {
             if isPathSegmentByte(byte) {
                 encoded.append(byte)
             } else {
-                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+                encoded.append(UInt8(ascii: "%"))
+                encoded.append(upperHexDigits[Int(byte >> 4)])
+                encoded.append(upperHexDigits[Int(byte & 0x0F)])
             }
         }
         return String(decoding: encoded, as: UTF8.self)
     }
+
+    private static let upperHexDigits = Array("0123456789ABCDEF".utf8)
 
     private static func isPathSegmentByte(_ byte: UInt8) -> Bool {
         switch byte {
