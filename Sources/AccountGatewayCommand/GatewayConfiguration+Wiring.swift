@@ -18,16 +18,15 @@ extension GatewayConfiguration {
     func tencentClient(logger: Logger) throws -> TencentClient {
         let endpoint: TencentEndpoint
         do { endpoint = try TencentEndpoint(parsing: self.endpoint) } catch { throw ValidationError("\(error)") }
-        let choice = upstreamTransport ?? (CurlTransport.isAvailable ? .curl : .urlsession)
-        if choice == .curl, !CurlTransport.isAvailable {
-            throw ValidationError("TENCENT_TRANSPORT=curl: \(CurlTransport.Unavailable())")
-        }
+        let choice = upstreamTransport ?? .preferred
         if choice == .urlsession, upstreamTransport == nil {
             logger.notice("libcurl 7.85 or newer could not be loaded: calling Tencent through URLSession")
         }
         let transport: any TencentTransport
         do {
-            transport = choice == .curl ? try CurlTransport(caFile: caFile) : try URLSessionTransport(caFile: caFile)
+            transport = try choice.make(caFile: caFile)
+        } catch let error as CurlTransport.Unavailable {
+            throw ValidationError("TENCENT_TRANSPORT=curl: \(error)")
         } catch {
             throw ValidationError("TENCENT_CA_FILE: \(error)")
         }

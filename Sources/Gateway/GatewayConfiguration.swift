@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PostgresClient
+import TencentChat
 
 /// Everything a command needs, read from the environment (CONTRACT.md's table).
 /// Flags of the same meaning override it before validation.
@@ -131,6 +132,20 @@ public struct GatewayConfiguration: Sendable {
 /// same libcurl through more threads and is kept as the fallback.
 public enum UpstreamTransport: String, CaseIterable, Sendable {
     case curl, urlsession
+
+    /// The choice when `TENCENT_TRANSPORT` is not set: libcurl where it can be
+    /// loaded, URLSession otherwise.
+    public static var preferred: UpstreamTransport { CurlTransport.isAvailable ? .curl : .urlsession }
+
+    /// A transport of this kind, trusting `caFile` (nil: the system's trust store).
+    /// Throws `CurlTransport.Unavailable`, or `URLSessionTransport.CAFileError` for
+    /// a file that cannot be used.
+    public func make(caFile: String? = nil) throws -> any TencentTransport {
+        switch self {
+        case .curl: try CurlTransport(caFile: caFile)
+        case .urlsession: try URLSessionTransport(caFile: caFile)
+        }
+    }
 }
 
 /// Printed, dumped or logged by mistake, a configuration shows neither the

@@ -124,11 +124,10 @@ final class GatewayHarness: Sendable {
 
     /// A real Tencent client for the sandbox, through the transport `serve` uses by default.
     static func tencentClient(_ sandboxURL: String, secretKey: String = secretKey) throws -> TencentClient {
-        let transport: any TencentTransport = CurlTransport.isAvailable ? try CurlTransport() : URLSessionTransport()
-        return TencentClient(
+        TencentClient(
             endpoint: try TencentEndpoint(parsing: sandboxURL),
             signature: AdminSignature(sdkAppID: sdkAppID, identifier: "administrator", secretKey: secretKey),
-            transport: transport, logger: TestLogger.make())
+            transport: try UpstreamTransport.preferred.make(), logger: TestLogger.make())
     }
 
     func tencentClient() throws -> TencentClient {
