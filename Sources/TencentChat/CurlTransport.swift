@@ -270,15 +270,10 @@ final class CurlWorker: @unchecked Sendable {
     private func perform(_ call: CurlCall) -> Result<(status: Int, body: Data), any Error>? {
         guard !call.isFinished else { return nil }
         var result = ccurl_result()
-        call.url.withCString { url in
-            call.body.withUnsafeBytes { body in
-                if let caFile = pool.caFile {
-                    caFile.withCString { ca in
-                        ccurl_post(handle, url, body.baseAddress, body.count, call.timeoutMilliseconds, ca,
-                                   CurlTransport.maxAnswerBytes, call.cancelled, &result)
-                    }
-                } else {
-                    ccurl_post(handle, url, body.baseAddress, body.count, call.timeoutMilliseconds, nil,
+        withCAFile { caFile in
+            call.url.withCString { url in
+                call.body.withUnsafeBytes { body in
+                    ccurl_post(handle, url, body.baseAddress, body.count, call.timeoutMilliseconds, caFile,
                                CurlTransport.maxAnswerBytes, call.cancelled, &result)
                 }
             }
@@ -287,5 +282,11 @@ final class CurlWorker: @unchecked Sendable {
         let answer = result.body.map { Data(bytes: $0, count: result.body_length) } ?? Data()
         ccurl_body_free(result.body)
         return .success((Int(result.status), answer))
+    }
+
+    /// The pool's CA file as a C string, or NULL for libcurl's default bundle.
+    private func withCAFile<R>(_ body: (UnsafePointer<CChar>?) -> R) -> R {
+        guard let caFile = pool.caFile else { return body(nil) }
+        return caFile.withCString(body)
     }
 }
