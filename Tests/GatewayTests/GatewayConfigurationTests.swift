@@ -5,6 +5,18 @@ import Testing
 @Suite struct GatewayConfigurationTests {
     let minimal = ["DATABASE_URL": "postgresql://x@h/db", "TENCENT_SDKAPPID": "1400000000", "TENCENT_SECRET_KEY": "k"]
 
+    /// What the configuration says when it refuses `environment`; nil, with an
+    /// issue recorded, when it accepts it.
+    static func refusal(of environment: [String: String], sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        do {
+            _ = try GatewayConfiguration(environment: environment)
+            Issue.record("the configuration was accepted", sourceLocation: sourceLocation)
+            return nil
+        } catch {
+            return error.description
+        }
+    }
+
     @Test func defaults() throws {
         let c = try GatewayConfiguration(environment: minimal)
         #expect(c.listen == "127.0.0.1:8080")
@@ -27,11 +39,8 @@ import Testing
             #expect(try GatewayConfiguration(environment: env).upstreamTransport == transport)
         }
         env["TENCENT_TRANSPORT"] = "nio"
-        do {
-            _ = try GatewayConfiguration(environment: env)
-            Issue.record("accepted")
-        } catch {
-            #expect(error.description.contains("TENCENT_TRANSPORT must be one of curl, urlsession (got 'nio')"))
+        if let text = Self.refusal(of: env) {
+            #expect(text.contains("TENCENT_TRANSPORT must be one of curl, urlsession (got 'nio')"))
         }
     }
 
@@ -65,11 +74,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: path) }
         var env = minimal
         env["TENCENT_SECRET_KEY_FILE"] = path
-        do {
-            _ = try GatewayConfiguration(environment: env)
-            Issue.record("a key file of mode \(String(mode, radix: 8)) was accepted")
-        } catch {
-            let text = "\(error)"
+        if let text = Self.refusal(of: env) {  // a key file of this mode must not be accepted
             #expect(text.contains("\(problem) by group or others (mode 0\(String(mode, radix: 8)))"), "\(text)")
             #expect(text.contains("chmod 600 \(path)"))
             #expect(!text.contains("k\n") && !text.contains("'k'"))
@@ -86,14 +91,11 @@ import Testing
     @Test func everyProblemReportedAtOnceWithoutSecrets() {
         let env = ["TENCENT_SDKAPPID": "abc", "TENCENT_SECRET_KEY": "s3cr3t", "GATEWAY_WAIT_MS": "-1",
                    "GATEWAY_ID_STRATEGY": "md5", "LOG_LEVEL": "loud"]
-        do {
-            _ = try GatewayConfiguration(environment: env)
-            Issue.record("accepted")
-        } catch {
+        if let text = Self.refusal(of: env) {
             for name in ["DATABASE_URL", "TENCENT_SDKAPPID", "GATEWAY_WAIT_MS", "GATEWAY_ID_STRATEGY", "LOG_LEVEL"] {
-                #expect(error.description.contains(name))
+                #expect(text.contains(name))
             }
-            #expect(!error.description.contains("s3cr3t"))
+            #expect(!text.contains("s3cr3t"))
         }
     }
 
