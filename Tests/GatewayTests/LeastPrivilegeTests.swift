@@ -140,7 +140,7 @@ import Testing
             }
         }
         // Exactly: a privilege granted by hand before is taken back by the next grant.
-        try await pool.query("GRANT DELETE ON accounts TO gateway_service")
+        _ = try await pool.query("GRANT DELETE ON accounts TO gateway_service")
         try await migrator.grant(serviceRole: TestDatabase.serviceRole)
         let extra = try await pool.query("SELECT has_table_privilege('gateway_service', 'accounts', 'DELETE') AS granted")
         #expect(try extra.rows.first?.bool("granted") == false)

@@ -52,16 +52,8 @@ extension DatabaseTests {
 
         @Test func waitersAreServedInArrivalOrder() async throws {
             let pool = try TestDatabase.pool(size: 1, acquireTimeout: .seconds(30))
-            let gate = DispatchSemaphore(value: 0)
-            let holding = Locked(false)
             let order = Locked<[Int]>([])
-            let holder = Task {
-                try await pool.withConnection { _ in
-                    holding.withLock { $0 = true }
-                    gate.wait()  // blocks the slot's thread, not the cooperative pool
-                }
-            }
-            try await waitUntil { holding.withLock { $0 } }
+            let holder = try await HeldSlot.hold(pool)
             var waiters: [Task<Void, any Error>] = []
             for index in 1...6 {
                 waiters.append(
@@ -70,8 +62,7 @@ extension DatabaseTests {
                     })
                 try await waitUntil { pool.waitingCount == index }
             }
-            gate.signal()
-            try await holder.value
+            try await holder.release()
             for waiter in waiters { try await waiter.value }
             #expect(order.withLock { $0 } == [1, 2, 3, 4, 5, 6])
             await pool.close()
@@ -79,15 +70,7 @@ extension DatabaseTests {
 
         @Test func acquiringTimesOutInsteadOfHanging() async throws {
             let pool = try TestDatabase.pool(size: 1, acquireTimeout: .milliseconds(200))
-            let gate = DispatchSemaphore(value: 0)
-            let holding = Locked(false)
-            let holder = Task {
-                try await pool.withConnection { _ in
-                    holding.withLock { $0 = true }
-                    gate.wait()
-                }
-            }
-            try await waitUntil { holding.withLock { $0 } }
+            let holder = try await HeldSlot.hold(pool)
             let start = ContinuousClock.now
             let error = await #expect(throws: PostgresError.self) {
                 try await pool.query("SELECT 1")
@@ -97,8 +80,7 @@ extension DatabaseTests {
             #expect(error?.description == "timed out waiting for a PostgreSQL connection")
             #expect(waited >= .milliseconds(150) && waited < .seconds(2))
             #expect(pool.waitingCount == 0)
-            gate.signal()
-            try await holder.value
+            try await holder.release()
             // The slot was not lost.
             #expect(try await pool.query("SELECT 1 AS one")[0].int("one") == 1)
             await pool.close()
@@ -106,15 +88,7 @@ extension DatabaseTests {
 
         @Test func cancellingAWaiterRemovesIt() async throws {
             let pool = try TestDatabase.pool(size: 1, acquireTimeout: .seconds(30))
-            let gate = DispatchSemaphore(value: 0)
-            let holding = Locked(false)
-            let holder = Task {
-                try await pool.withConnection { _ in
-                    holding.withLock { $0 = true }
-                    gate.wait()
-                }
-            }
-            try await waitUntil { holding.withLock { $0 } }
+            let holder = try await HeldSlot.hold(pool)
             let waiter = Task { try await pool.query("SELECT 1") }
             try await waitUntil { pool.waitingCount == 1 }
             let start = ContinuousClock.now
@@ -131,8 +105,7 @@ extension DatabaseTests {
             await #expect(throws: CancellationError.self) { try await early.value }
             #expect(pool.waitingCount == 0)
 
-            gate.signal()
-            try await holder.value
+            try await holder.release()
             #expect(try await pool.query("SELECT 1 AS one")[0].int("one") == 1)
             await pool.close()
         }
@@ -258,23 +231,15 @@ extension DatabaseTests {
 
         @Test func closeFailsWaitersAndLaterCallers() async throws {
             let pool = try TestDatabase.pool(size: 1, acquireTimeout: .seconds(30))
-            let gate = DispatchSemaphore(value: 0)
-            let holding = Locked(false)
-            let holder = Task {
-                try await pool.withConnection { connection in
-                    holding.withLock { $0 = true }
-                    gate.wait()
-                    return try connection.query("SELECT 1 AS one")[0].int("one")
-                }
+            let holder = try await HeldSlot.hold(pool) { connection in
+                try connection.query("SELECT 1 AS one")[0].int("one")
             }
-            try await waitUntil { holding.withLock { $0 } }
             let waiter = Task { try await pool.query("SELECT 1") }
             try await waitUntil { pool.waitingCount == 1 }
             let closing = Task { await pool.close() }
             let waiterError = await #expect(throws: PostgresError.self) { try await waiter.value }
             #expect(waiterError?.kind == .poolClosed)
-            gate.signal()
-            #expect(try await holder.value == 1)  // the running body finished normally
+            #expect(try await holder.release() == 1)  // the running body finished normally
             await closing.value
             let lateError = await #expect(throws: PostgresError.self) {
                 try await pool.query("SELECT 1")
@@ -282,5 +247,43 @@ extension DatabaseTests {
             #expect(lateError?.kind == .poolClosed)
             await pool.close()  // idempotent
         }
+    }
+}
+
+/// A pool's only slot, held by a body that blocks the slot's thread (not the
+/// cooperative pool) until `release()`, so tests can queue waiters behind it.
+private struct HeldSlot<Value: Sendable> {
+    private let gate: DispatchSemaphore
+    private let task: Task<Value, any Error>
+
+    /// Returns once the body holds the slot; `then` runs when it is released.
+    static func hold(
+        _ pool: PostgresPool,
+        then finish: @escaping @Sendable (PostgresConnection) throws -> Value
+    ) async throws -> HeldSlot {
+        let gate = DispatchSemaphore(value: 0)
+        let holding = Locked(false)
+        let task = Task {
+            try await pool.withConnection { connection in
+                holding.withLock { $0 = true }
+                gate.wait()
+                return try finish(connection)
+            }
+        }
+        try await waitUntil { holding.withLock { $0 } }
+        return HeldSlot(gate: gate, task: task)
+    }
+
+    /// Lets the body finish and returns what it returned.
+    @discardableResult
+    func release() async throws -> Value {
+        gate.signal()
+        return try await task.value
+    }
+}
+
+extension HeldSlot where Value == Void {
+    static func hold(_ pool: PostgresPool) async throws -> HeldSlot {
+        try await hold(pool) { _ in }
     }
 }
