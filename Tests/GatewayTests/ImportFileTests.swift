@@ -174,6 +174,35 @@ import TencentSandbox
         guard case .failure = rows[3].input else { Issue.record("an invalid user_id was accepted"); return }
     }
 
+    @Test func aQuoteInsideAnUnquotedFieldIsDataAndSwallowsNoLines() throws {
+        // Found from outside: the reader took any quote for the start of a quoted field,
+        // read the rest of the file as one record, and kept only its first row.
+        for chunkSize in [3, 1 << 16] {
+            let text = "user_id,nick,face_url\nq_0,ok,\nq_1,a\"b,\nq_2,ok,\nq_3,\"x\"\"y\"z,\nq_4,ok,\n"
+            let url = try write(text, ext: "csv")
+            defer { try? FileManager.default.removeItem(at: url) }
+            let rows = try rows(try ImportReader(url, strategy: .verbatim, chunkSize: chunkSize))
+            #expect(rows.map(\.line) == [2, 3, 4, 5, 6], "chunks of \(chunkSize)")
+            #expect(rows.map { (try? $0.input.get())?.userID } == ["q_0", "q_1", "q_2", "q_3", "q_4"])
+            #expect((try? rows[1].input.get())?.nick == "a\"b")
+            #expect((try? rows[3].input.get())?.nick == "x\"yz", "text after a closing quote is kept, as CSV.records keeps it")
+        }
+    }
+
+    @Test func anUnclosedQuoteIsARowErrorOnItsOwnLineAndTheRowsBeforeItStand() throws {
+        let rows = try rows("user_id,nick,face_url\nu_7,Seven,\nu_8,\"unterminated,\nu_9,Nine,\n", ext: "csv")
+        #expect(rows.map(\.line) == [2, 3])
+        #expect((try? rows[0].input.get())?.userID == "u_7")
+        guard case .failure(let message) = rows[1].input else { Issue.record("an open quote was accepted"); return }
+        #expect(message.text.contains("never closed"))
+    }
+
+    @Test func aByteOrderMarkBeforeTheHeaderIsIgnored() throws {
+        let rows = try rows("\u{FEFF}user_id,nick\nb_1,Bom\n", ext: "csv")
+        #expect(rows.count == 1)
+        #expect((try? rows[0].input.get())?.nick == "Bom")
+    }
+
     @Test func theFormatComesFromTheExtensionOrTheFirstCharacter() throws {
         let url = try write("\n  {\"user_id\":\"f_1\"}\n", ext: "txt")
         defer { try? FileManager.default.removeItem(at: url) }

@@ -64,7 +64,19 @@ final class ImportReader {
                 case .success(let object): return ImportFile.Row(line: start, input: ImportFile.parse(object, strategy: strategy))
                 }
             case .csv:
-                let fields = try CSV.records(text + "\n").first?.fields ?? []
+                let records: [CSV.Record]
+                do {
+                    records = try CSV.records(text + "\n")
+                } catch {
+                    // Only the last record of a file can hold an open quote: it ran to the end.
+                    return ImportFile.Row(line: start, input: .failure(.init(
+                        text: "opens a quoted field that is never closed (the rest of the file was read as part of it)")))
+                }
+                guard records.count == 1 else {
+                    // The reader and CSV split records by the same rules; never drop one silently.
+                    return ImportFile.Row(line: start, input: .failure(.init(text: "is not one CSV record")))
+                }
+                let fields = records[0].fields
                 guard fields.count == columns.count else {
                     return ImportFile.Row(line: start, input: .failure(.init(text: "has \(fields.count) fields; the header has \(columns.count)")))
                 }
@@ -82,7 +94,9 @@ final class ImportReader {
                 throw ImportFile.Failure(description: "the CSV header is not a line of UTF-8 text")
             }
             if text.allSatisfy(\.isWhitespace) { continue }
-            let names = (try CSV.records(text + "\n").first?.fields ?? []).map { $0.trimmingCharacters(in: .whitespaces) }
+            // Spreadsheets often save UTF-8 with a byte order mark.
+            let header = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+            let names = (try CSV.records(header + "\n").first?.fields ?? []).map { $0.trimmingCharacters(in: .whitespaces) }
             let known: Set<String> = ["user_id", "nick", "face_url"]
             guard names.contains("user_id"), Set(names).count == names.count, names.allSatisfy(known.contains) else {
                 throw ImportFile.Failure(description: "the CSV header must name user_id and optionally nick and face_url (got \(names.joined(separator: ",")))")
@@ -97,7 +111,7 @@ final class ImportReader {
     private func nextRecord() throws -> (line: Int, bytes: [UInt8]?)? {
         var record: [UInt8] = []
         var tooLong = false
-        var quoted = false
+        var csv = CSVScan()
         let start = line
         var sawAny = false
         while true {
@@ -115,11 +129,11 @@ final class ImportReader {
             var found = false
             while end < chunk.count {
                 let byte = chunk[end]
+                let quoted = format == .csv && csv.isQuoted
+                if format == .csv { csv.consume(byte) }
                 if byte == UInt8(ascii: "\n") {
                     line += 1
                     if !quoted { found = true; break }
-                } else if byte == UInt8(ascii: "\""), format == .csv {
-                    quoted.toggle()
                 }
                 end += 1
             }
@@ -138,5 +152,29 @@ final class ImportReader {
         if tooLong { return (start, nil) }
         if record.last == UInt8(ascii: "\r") { record.removeLast() }
         return (start, record)
+    }
+}
+
+/// Where a byte stream stands in RFC 4180's grammar, as far as finding the end
+/// of a record needs: a line end ends the record unless it is inside a quoted
+/// field. A quote opens a quoted field only at the start of a field; anywhere
+/// else in an unquoted field it is data (as `CSV.records` reads it), so a
+/// stray quote cannot swallow the lines after it.
+struct CSVScan {
+    private enum State { case fieldStart, unquoted, quoted, quoteInQuoted }
+    private var state = State.fieldStart
+
+    var isQuoted: Bool { state == .quoted }
+
+    mutating func consume(_ byte: UInt8) {
+        switch (state, byte) {
+        case (.quoted, UInt8(ascii: "\"")): state = .quoteInQuoted
+        case (.quoted, _): break
+        case (.quoteInQuoted, UInt8(ascii: "\"")): state = .quoted  // "" is a quote inside the field
+        case (_, UInt8(ascii: ",")), (_, UInt8(ascii: "\n")): state = .fieldStart
+        case (.fieldStart, UInt8(ascii: "\"")): state = .quoted
+        case (.fieldStart, UInt8(ascii: "\r")): break
+        default: state = .unquoted
+        }
     }
 }
