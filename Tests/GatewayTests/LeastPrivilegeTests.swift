@@ -125,6 +125,26 @@ import Testing
         await service.close(); await owner.close(); await database.drop()
     }
 
+    @Test func concurrentGrantsTakeTurns() async throws {
+        // Found from outside: replicas running `migrate --service-role` at once failed with
+        // "tuple concurrently updated" (SQLSTATE XX000) on the REVOKE.
+        let database = try await TestDatabase.create()
+        let pool = database.pool(size: 4)
+        let migrator = Migrator(pool: pool, logger: TestLogger.make())
+        try await migrator.grant(serviceRole: TestDatabase.serviceRole)
+        for _ in 0..<5 {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 { group.addTask { try await migrator.grant(serviceRole: TestDatabase.serviceRole) } }
+                try await group.waitForAll()
+            }
+        }
+        let granted = try await pool.query(
+            "SELECT has_table_privilege('gateway_service', 'audit_events', 'INSERT') AS granted")
+        #expect(try granted.rows.first?.bool("granted") == true)
+        await pool.close()
+        await database.drop()
+    }
+
     @Test func grantRefusesRolesThatCouldUndoIt() async throws {
         let database = try await TestDatabase.create()
         let pool = database.pool(size: 1)

@@ -25,9 +25,13 @@ extension Migrator {
     /// schema, after revoking whatever it held here before, in one transaction.
     /// Refuses a role that could undo the point of it: a superuser, one that may
     /// create roles, the owner itself or a member of the owner's role, or one that
-    /// owns anything in the schema.
+    /// owns anything in the schema. Under the migrations' advisory lock, so
+    /// replicas that each run `migrate --service-role` at once take turns
+    /// (concurrent REVOKE/GRANT on the same objects fail in PostgreSQL with
+    /// "tuple concurrently updated").
     public func grant(serviceRole role: String) async throws {
         try await pool.withTransaction { connection in
+            _ = try connection.query("SELECT pg_advisory_xact_lock(\(Self.lockKey))")
             let found = try connection.query("""
                 SELECT quote_ident(r.rolname) AS quoted, quote_ident(current_schema()) AS schema,
                        quote_ident(current_database()) AS database, r.rolsuper AS superuser,
