@@ -109,6 +109,18 @@ public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringCo
 
     private var sqlStateSuffix: String { sqlState.map { ", SQLSTATE \($0)" } ?? "" }
 
+    /// `description` and what the server or libpq said (message, detail, hint),
+    /// for the person at a terminal who ran a command. Never for an HTTP answer:
+    /// it may name tables, roles and values. No SQL text.
+    public var operatorDescription: String {
+        var text = description
+        let said = message.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !said.isEmpty && said != description { text += ": \(said)" }
+        if let detail { text += "; detail: \(detail)" }
+        if let hint { text += "; hint: \(hint)" }
+        return text
+    }
+
     /// Everything known, for logs.
     public var debugDescription: String {
         var text = "PostgresError.\(kind.rawValue)"

@@ -277,6 +277,9 @@ extension DatabaseTests {
             #expect(error?.query == "INSERT INTO accounts VALUES ($1)")
             #expect(error?.description == "PostgreSQL server error, SQLSTATE 23505")
             #expect(error?.debugDescription.contains("accounts_email_key") == true)
+            // For a command's operator: what the server said, with its detail, and no SQL.
+            #expect(error?.operatorDescription == "PostgreSQL server error, SQLSTATE 23505: duplicate key value violates "
+                    + "unique constraint \"accounts_email_key\"; detail: Key (email)=(a@example.com) already exists.")
             #expect(error?.file.hasSuffix("ConnectionTests.swift") == true)
             // The connection is still usable after a server error.
             #expect(try connection.query("SELECT count(*) AS n FROM accounts")[0].int("n") == 1)
