@@ -10,6 +10,8 @@ enum RFC3339 {
     static func parse(_ text: String) -> Date? {
         // Foundation's parser stops where the date ends and ignores what follows.
         guard text.wholeMatch(of: shape) != nil else { return nil }
+        // §5.6 allows a lowercase "t" and "z"; Foundation's parser only the capitals.
+        let text = text.uppercased()
         if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
         return try? Date.ISO8601FormatStyle().parse(text)
     }
