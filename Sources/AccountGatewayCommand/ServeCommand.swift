@@ -38,7 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
         let app = GatewayApplication(configuration: configuration, pool: pool, upstream: TencentUpstream(client: client), logger: logger,
                                      limiterPool: limiterPool)
 
-        var serverConfiguration = HTTPServer.Configuration(address: address, errorResponder: GatewayApplication.serverErrorResponder)
+        var serverConfiguration = HTTPServer.Configuration(address: address, errorResponder: app.serverErrorResponder)
         serverConfiguration.maxBodyBytes = GatewayApplication.maxBodyBytes
         if let eventLoops {
             guard eventLoops >= 1 else { throw ValidationError("--event-loops must be at least 1") }

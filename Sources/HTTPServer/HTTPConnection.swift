@@ -45,7 +45,7 @@ struct HTTPConnection: Sendable {
             }
         } catch let error as HTTPParseError {
             logger.debug("refusing request", metadata: ["http.status": "\(error.status)", "http.error": "\(error.detail)"])
-            await sendError(status: error.status, detail: error.detail)
+            await sendError(error)
             await lingeringClose()
         } catch {
             logger.debug("connection failed", metadata: ["http.error": "\(error)"])
@@ -115,7 +115,9 @@ struct HTTPConnection: Sendable {
                 switch phase {
                 case .idle: return nil
                 case .head: throw HTTPParseError(status: 408, detail: "request head not received within \(configuration.headerReadTimeout)")
-                case .body: throw HTTPParseError(status: 408, detail: "request body not received within \(configuration.bodyReadTimeout)")
+                case .body:
+                    throw HTTPParseError(status: 408, detail: "request body not received within \(configuration.bodyReadTimeout)",
+                                         head: parser.headInProgress)
                 }
             } catch SocketError.disconnected where phase == .idle {
                 return nil
@@ -128,8 +130,8 @@ struct HTTPConnection: Sendable {
         }
     }
 
-    private func sendError(status: Int, detail: String) async {
-        let response = configuration.errorResponder(status, detail)
+    private func sendError(_ refusal: HTTPParseError) async {
+        let (status, response) = (refusal.status, configuration.errorResponder(refusal))
         let bytes = response.serialized(isHEAD: false, connection: "close")
         do {
             try await socket.write(bytes, deadline: .now + configuration.writeTimeout)
@@ -159,7 +161,7 @@ struct HTTPConnection: Sendable {
         let connection = HTTPConnection(
             socket: socket, id: 0, remoteAddress: nil, configuration: configuration,
             handler: { _ in HTTPResponse(status: 503) }, registry: registry, logger: logger)
-        await connection.sendError(status: 503, detail: "too many connections (at most \(registry.maxConnections))")
+        await connection.sendError(HTTPParseError(status: 503, detail: "too many connections (at most \(registry.maxConnections))"))
         await connection.lingeringClose()
     }
 }

@@ -25,12 +25,26 @@ extension HTTPRequestParser {
             headers.add(name, value)
         }
 
+        // From here on a refusal carries the head as read, for the caller's request ID.
+        let method = HTTPSyntax.string(methodBytes)
+        do {
+            return try parseHead(method: method, targetBytes: targetBytes, version: version, headers: headers, limits: limits)
+        } catch {
+            var error = error
+            let raw = HTTPSyntax.string(targetBytes)
+            error.head = HTTPRequest(method: method, target: raw, path: raw, query: [], version: version, headers: headers)
+            throw error
+        }
+    }
+
+    private static func parseHead(
+        method: String, targetBytes: ArraySlice<UInt8>, version: String, headers: HTTPHeaders, limits: Limits
+    ) throws(HTTPParseError) -> Head {
         // asterisk-form, for a server-wide OPTIONS (RFC 9112 §3.2.4); every other target is origin-form.
-        let asterisk = methodBytes.elementsEqual("OPTIONS".utf8) && targetBytes.elementsEqual("*".utf8)
+        let asterisk = method == "OPTIONS" && targetBytes.elementsEqual("*".utf8)
         let target = asterisk ? (raw: "*", path: "*", query: []) : try parseTarget(targetBytes)
         var request = HTTPRequest(
-            method: HTTPSyntax.string(methodBytes), target: target.raw, path: target.path, query: target.query,
-            version: version, headers: headers)
+            method: method, target: target.raw, path: target.path, query: target.query, version: version, headers: headers)
 
         let hosts = headers.values("Host")
         if hosts.count > 1 { throw .badRequest("more than one Host header") }

@@ -78,6 +78,9 @@ public struct HTTPRequestParser: Sendable {
     /// True between a parsed head and its complete body.
     public var isReadingBody: Bool { pending != nil }
 
+    /// The head of the request whose body is arriving, if any.
+    public var headInProgress: HTTPRequest? { pending?.request }
+
     /// The client sent `Expect: 100-continue` and waits for `HTTP/1.1 100
     /// Continue` before sending the body; the caller should send it now.
     public var needsContinue: Bool { continueExpected && pending != nil }
@@ -102,6 +105,8 @@ public struct HTTPRequestParser: Sendable {
             compact()
             return complete.request
         } catch {
+            var error = error
+            if error.head == nil { error.head = pending?.request }
             failure = error
             throw error
         }

@@ -1,8 +1,9 @@
 import Foundation
 extension HTTPServer {
     /// Builds the responses the server produces itself (400, 408, 413, 414,
-    /// 431, 501, 503, 505) from a status and a human-readable detail.
-    public typealias ErrorResponder = @Sendable (_ status: Int, _ detail: String) -> HTTPResponse
+    /// 431, 501, 503, 505) from the refusal: its status, a human-readable
+    /// detail, and the request's head when it was read that far.
+    public typealias ErrorResponder = @Sendable (_ refusal: HTTPParseError) -> HTTPResponse
 
     public struct Configuration: Sendable {
         /// Where to listen; port 0 picks a free port (see `start()`'s result).
@@ -64,7 +65,7 @@ extension HTTPServer {
             maxConnections: Int = 1024,
             maxConnectionsPerClient: Int = 512,
             lingerTimeout: Duration = .seconds(2),
-            errorResponder: @escaping ErrorResponder = HTTPServer.problemResponse
+            errorResponder: @escaping ErrorResponder = { HTTPServer.problemResponse(status: $0.status, detail: $0.detail) }
         ) {
             self.address = address
             self.backlog = backlog

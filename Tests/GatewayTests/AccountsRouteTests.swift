@@ -385,6 +385,46 @@ struct OutageUpstream: AccountUpstream {
 /// The gateway behind its own HTTP server, over a real socket: route tests above
 /// call the application directly; this proves the two are wired as `serve` wires them.
 @Suite struct ServedOverSocketTests {
+    /// Found from outside: refusals the HTTP server made itself (bad target, framing,
+    /// limits) carried a new request ID instead of the caller's and were not counted.
+    @Test func theServersOwnRefusalsCarryTheCallersRequestIDAndAreCounted() async throws {
+        try await GatewayHarness.with { h in
+            let port = URL(string: h.baseURL)!.port!
+            let cases: [(request: String, status: Int, id: String)] = [
+                ("GET /accounts/%ZZ HTTP/1.1\r\nHost: t\r\nX-Request-ID: refused-1\r\n\r\n", 400, "refused-1"),
+                ("POST /accounts HTTP/1.1\r\nHost: t\r\nX-Request-ID: refused-2\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                 501, "refused-2"),
+                ("POST /accounts HTTP/1.1\r\nHost: t\r\nX-Request-ID: refused-3\r\nContent-Length: 3000000\r\n\r\n",
+                 413, "refused-3"),
+                // Chunk framing broken after the head: the refusal comes from the body.
+                ("POST /accounts/batch HTTP/1.1\r\nHost: t\r\nX-Request-ID: refused-4\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+                 400, "refused-4"),
+            ]
+            for (request, status, id) in cases {
+                let answer = try RawClient.exchange(port: port, request)
+                #expect(answer.hasPrefix("HTTP/1.1 \(status) "), "\(answer.prefix(40))")
+                #expect(answer.contains("\r\nX-Request-ID: \(id)\r\n"), "\(request.prefix(30)): \(answer)")
+                #expect(answer.contains(#""request_id":"\#(id)""#))
+            }
+            // No head read at all: a request ID of the gateway's own.
+            let garbled = try RawClient.exchange(port: port, "NOT A REQUEST\r\n\r\n")
+            #expect(garbled.hasPrefix("HTTP/1.1 400 "))
+            #expect(garbled.range(of: #"X-Request-ID: [0-9a-f-]{36}\r\n"#, options: .regularExpression) != nil)
+
+            let metrics = String(decoding: try await h.request("GET", "/metrics", token: nil).body, as: UTF8.self)
+            for line in [
+                #"gateway_http_requests_total{route="/accounts",method="POST",status="501"} 1"#,
+                #"gateway_http_requests_total{route="/accounts",method="POST",status="413"} 1"#,
+                #"gateway_http_requests_total{route="/accounts/batch",method="POST",status="400"} 1"#,
+                // A target that is not valid percent-encoding still names its route, as the router reads it.
+                #"gateway_http_requests_total{route="/accounts/{user_id}",method="GET",status="400"} 1"#,
+                #"gateway_http_requests_total{route="unmatched",method="OTHER",status="400"} 1"#,
+            ] {
+                #expect(metrics.contains(line), "missing: \(line)")
+            }
+        }
+    }
+
     @Test func anImportOverTheSocket() async throws {
         try await GatewayHarness.with { h in
             let response = try await h.requestOverSocket("POST", "/accounts", token: h.importerToken, json: #"{"user_id":"socket_1"}"#)
@@ -395,5 +435,37 @@ struct OutageUpstream: AccountUpstream {
             #expect(missing.status == 404)
             #expect(missing.header("Content-Type") == "application/problem+json; charset=utf-8")
         }
+    }
+}
+
+/// One request written as raw bytes on a new connection, and everything the
+/// server sends until it closes (blocking; a 5 s receive timeout).
+enum RawClient {
+    struct Failure: Error { var call: String }
+
+    static func exchange(port: Int, _ request: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(call: "socket") }
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw Failure(call: "connect") }
+        let bytes = Array(request.utf8)
+        guard bytes.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, 0) }) == bytes.count else { throw Failure(call: "send") }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            received.append(contentsOf: buffer[0..<count])
+        }
+        return String(decoding: received, as: UTF8.self)
     }
 }

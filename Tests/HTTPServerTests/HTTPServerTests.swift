@@ -179,13 +179,14 @@ struct HTTPServerTests {
 
     @Test func framingErrorsCloseTheConnectionThroughTheErrorResponder() async throws {
         try await withServer(configure: { configuration in
-            configuration.errorResponder = { status, detail in
-                HTTPResponse(status: status, headers: ["X-Request-Id": "rid-1"], body: Array("custom \(status): \(detail)".utf8))
+            configuration.errorResponder = { refusal in
+                HTTPResponse(status: refusal.status, headers: ["X-Request-Id": refusal.head?.headers["X-Request-Id"] ?? "none"],
+                             body: Array("custom \(refusal.status): \(refusal.detail)".utf8))
             }
         }) { _, port in
             var client = try await TestClient.connect(port: port)
             defer { client.close() }
-            try await client.send("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")
+            try await client.send("GET / HTTP/1.1\r\nHost: t\r\nX-Request-Id: rid-1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")
             let response = try await client.readResponse()
             #expect(response.status == 400)
             #expect(response.reason == "Bad Request")

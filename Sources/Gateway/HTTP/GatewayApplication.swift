@@ -112,14 +112,36 @@ public final class GatewayApplication: Sendable {
         return { [self] request in await self.respond(to: request, router: router) }
     }
 
-    /// Errors the HTTP server produces itself (bad framing, limits), as problems.
-    public static let serverErrorResponder: @Sendable (Int, String) -> HTTPResponse = { status, detail in
-        let requestID = RequestContext.newRequestID()
+    /// Refusals the HTTP server makes itself (bad framing, limits, timeouts),
+    /// as problems. Like an answer of the edge, each carries the caller's
+    /// `X-Request-ID` when the head was read that far, is counted in
+    /// `gateway_http_requests_total` (by route pattern when the target was
+    /// read, else `unmatched`; method `OTHER` when not even the request line
+    /// was) and logged. No duration is observed: the server, not a handler,
+    /// timed these. Not audited: no route ran, so no caller was authenticated.
+    public var serverErrorResponder: HTTPServer.ErrorResponder {
+        let router = makeRouter()
+        return { [self] refusal in serverErrorResponse(refusal, router: router) }
+    }
+
+    func serverErrorResponse(_ refusal: HTTPParseError, router: Router) -> HTTPResponse {
+        let status = refusal.status
+        let requestID = RequestContext.requestID(from: refusal.head?.headers["X-Request-ID"])
         var response = Problem(
             type: Problem.typeBase + "http-\(status)", title: HTTPStatus.reasonPhrase(status), status: status,
-            detail: detail, requestID: requestID
+            detail: refusal.detail, requestID: requestID
         ).response()
         response.headers.set("X-Request-ID", requestID)
+        var route = "unmatched"
+        if let head = refusal.head, case .found(_, _, let pattern) = router.match(method: head.method, path: head.rawPath) {
+            route = pattern
+        }
+        let method = refusal.head.map { Self.methodLabel($0.method) } ?? "OTHER"
+        metrics.httpRequestRefused(route: route, method: method, status: status)
+        logger.info("request refused by the HTTP server", metadata: [
+            "request_id": "\(requestID)", "http.method": "\(refusal.head?.method ?? "-")", "http.route": "\(route)",
+            "http.status": "\(status)", "http.error": "\(refusal.detail)",
+        ])
         return response
     }
 

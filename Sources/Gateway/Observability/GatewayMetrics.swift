@@ -82,13 +82,19 @@ public final class GatewayMetrics: Sendable {
         MetricNameDescriptor(namespace: "gateway", metricName: metric, unitName: unit, helpText: help)
     }
 
-    func httpRequest(route: String, method: String, status: Int, duration: Duration) {
+    /// Counts a request (`httpRequest` also times it); alone, for one the HTTP
+    /// server refused before any handler ran, which is not timed.
+    func httpRequestRefused(route: String, method: String, status: Int) {
         let status = String(status)
         requestCounters.get([route, method, status]) {
             registry.makeCounter(
                 descriptor: Self.name("http_requests", "total", "HTTP requests by route pattern, method and status."),
                 labels: [("route", route), ("method", method), ("status", status)])
         }.increment()
+    }
+
+    func httpRequest(route: String, method: String, status: Int, duration: Duration) {
+        httpRequestRefused(route: route, method: method, status: status)
         requestDurations.get(route) {
             registry.makeDurationHistogram(
                 descriptor: Self.name("http_request_duration", "seconds", "HTTP request duration by route pattern."),

@@ -109,7 +109,7 @@ final class GatewayHarness: Sendable {
         let app = GatewayApplication(configuration: configuration, pool: servicePool, upstream: upstream, logger: logger,
                                      replicaID: "test-replica")
         var serverConfiguration = HTTPServer.Configuration(address: ListenAddress(host: "127.0.0.1", port: 0),
-                                                           errorResponder: GatewayApplication.serverErrorResponder)
+                                                           errorResponder: app.serverErrorResponder)
         serverConfiguration.maxBodyBytes = GatewayApplication.maxBodyBytes
         let gatewayServer = HTTPServer(configuration: serverConfiguration, logger: logger, handler: app.handler)
         let port = try await gatewayServer.start()
