@@ -13,8 +13,8 @@ import Synchronization
 final class ConnectionRegistry: Sendable {
     enum Admission {
         case admitted(id: UInt64)
-        /// Over the cap: answer 503 and close.
-        case rejected
+        /// Over a cap: answer 503, saying which, and close.
+        case rejected(reason: String)
         /// Over the cap and already rejecting many: close without a word.
         case dropped
     }
@@ -65,7 +65,9 @@ final class ConnectionRegistry: Sendable {
             }
             guard state.rejecting < Self.maxRejecting else { return .dropped }
             state.rejecting += 1
-            return .rejected
+            return .rejected(reason: clientRoom
+                ? "too many connections (at most \(maxConnections))"
+                : "too many connections from this address (at most \(maxPerClient))")
         }
     }
 

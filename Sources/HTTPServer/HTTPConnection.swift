@@ -130,8 +130,9 @@ struct HTTPConnection: Sendable {
         }
     }
 
-    private func sendError(_ refusal: HTTPParseError) async {
-        let (status, response) = (refusal.status, configuration.errorResponder(refusal))
+    private func sendError(_ refusal: HTTPParseError, retryAfterSeconds: Int? = nil) async {
+        var (status, response) = (refusal.status, configuration.errorResponder(refusal))
+        if let retryAfterSeconds { response.headers.set("Retry-After", String(retryAfterSeconds)) }
         let bytes = response.serialized(isHEAD: false, connection: "close")
         do {
             try await socket.write(bytes, deadline: .now + configuration.writeTimeout)
@@ -150,9 +151,11 @@ struct HTTPConnection: Sendable {
         while (try? await socket.read(deadline: deadline)) != nil {}
     }
 
-    /// Answers a connection over the cap with 503 and closes it.
+    /// Answers a connection over a cap with 503 (`Retry-After: 1`: connections
+    /// free up as others finish) and closes it.
     static func reject(
-        _ socket: AsyncSocket, configuration: HTTPServer.Configuration, registry: ConnectionRegistry, logger: Logger
+        _ socket: AsyncSocket, reason: String, configuration: HTTPServer.Configuration, registry: ConnectionRegistry,
+        logger: Logger
     ) async {
         defer {
             socket.close()
@@ -161,7 +164,7 @@ struct HTTPConnection: Sendable {
         let connection = HTTPConnection(
             socket: socket, id: 0, remoteAddress: nil, configuration: configuration,
             handler: { _ in HTTPResponse(status: 503) }, registry: registry, logger: logger)
-        await connection.sendError(HTTPParseError(status: 503, detail: "too many connections (at most \(registry.maxConnections))"))
+        await connection.sendError(HTTPParseError(status: 503, detail: reason), retryAfterSeconds: 1)
         await connection.lingeringClose()
     }
 }

@@ -32,10 +32,12 @@ extension HTTPServer {
                             handler: handler, registry: registry, logger: connectionLogger)
                         // On the loop's thread: readiness resumes the task where it is, with no hop.
                         group.addTask(executorPreference: loop) { await connection.run() }
-                    case .rejected:
-                        logger.debug("connection limit reached", metadata: ["http.remote": "\(peer?.description ?? "unknown")"])
+                    case .rejected(let reason):
+                        logger.debug("connection limit reached", metadata: [
+                            "http.remote": "\(peer?.description ?? "unknown")", "http.error": "\(reason)",
+                        ])
                         group.addTask { [configuration, registry, logger] in
-                            await HTTPConnection.reject(client, configuration: configuration, registry: registry, logger: logger)
+                            await HTTPConnection.reject(client, reason: reason, configuration: configuration, registry: registry, logger: logger)
                         }
                     case .dropped:
                         client.close()
