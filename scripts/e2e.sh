@@ -43,6 +43,7 @@ base=http://127.0.0.1:$gateway_port
 owner_url=$DATABASE_URL
 export DATABASE_URL=$(scripts/localpg.sh service-url $db)
 check "--database-url refuses a password on the command line" 1 "$("$bin" migrate --database-url 'postgresql://u:s3cret@127.0.0.1:1/x' 2>&1 | grep -c 'must not carry a password')"
+check "audit verify exits 2 when it cannot check, not 1 (broken)" 2 "$("$bin" audit verify --no-record --database-url 'postgresql://127.0.0.1:1/x' >/dev/null 2>&1; echo $?)"
 check "a command's PostgreSQL error says what the server said" 1 "$("$bin" caller add e2e_not_owner --role importer 2>&1 | grep -c 'SQLSTATE 42501: permission denied for table callers')"
 check "migrate refuses to make the owner its own service role" 1 "$(DATABASE_URL=$owner_url "$bin" migrate --service-role gateway 2>&1 | grep -c 'the role migrate runs as')"
 "$bin" sandbox --listen "127.0.0.1:$sandbox_port" 2>"$work/sandbox.log" & pids+=($!)

@@ -10,7 +10,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Verifies the audit trail's hash chain; exit 0 when intact, 1 naming the first broken event.",
+            abstract: "Verifies the audit trail's hash chain; exit 0 when intact, 1 naming the first broken event, 2 when it could not check.",
             discussion: "The result is stored in audit_verifications; every replica exposes the latest as gateway_audit_verify_* metrics. Run it daily (deploy/).")
 
         @OptionGroup var options: ConfigurationOptions
@@ -33,8 +33,11 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 await pool.close()
             } catch {
+                // Not a verdict on the trail: a cron job or an auditor must be able to tell the two apart.
                 await pool.close()
-                throw error
+                let reason = (error as? PostgresError)?.operatorDescription ?? "\(error)"
+                FileHandle.standardError.write(Data("audit verify: could not check the trail: \(reason)\n".utf8))
+                throw ExitCode(2)
             }
             if let broken = report.firstBroken {
                 print("audit trail BROKEN at event \(broken.id): \(broken.reason) (\(report.checked) events before it are intact)")
