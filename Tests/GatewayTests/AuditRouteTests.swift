@@ -88,3 +88,20 @@ import Testing
         }
     }
 }
+
+@Suite struct AuditFormatTests {
+    @Test func acceptChoosesByQualityThenOrder() {
+        let cases: [(String?, GatewayApplication.AuditFormat)] = [
+            (nil, .json), ("", .json), ("*/*", .json), ("text/html", .json),
+            ("text/csv", .csv), ("application/x-ndjson", .ndjson), ("TEXT/CSV; charset=utf-8", .csv),
+            ("text/csv, application/x-ndjson", .csv), ("application/x-ndjson, text/csv", .ndjson),
+            // Found from outside: q-values were ignored, so "not CSV" still gave CSV.
+            ("text/csv;q=0", .json), ("text/csv;q=0, application/x-ndjson", .ndjson),
+            ("text/csv;q=0.5, application/x-ndjson", .ndjson), ("text/csv;q=0.9, application/json;q=0.8", .csv),
+            ("application/json;q=0.1, text/csv;q=0.2", .csv), ("text/csv;q=junk", .json),
+        ]
+        for (accept, expected) in cases {
+            #expect(GatewayApplication.auditFormat(accept: accept) == expected, "\(accept ?? "nil")")
+        }
+    }
+}

@@ -53,15 +53,30 @@ extension GatewayApplication {
 
     enum AuditFormat { case json, csv, ndjson }
 
-    /// The first of CSV or NDJSON named in Accept wins; anything else is JSON.
+    /// Of CSV, NDJSON and JSON named in Accept, the one with the highest
+    /// quality (`q`, 1 when absent; RFC 9110 §12.5.1) wins, the first named on a
+    /// tie; `q=0` means "not this one". Anything else, or nothing, is JSON
+    /// (never 406).
     static func auditFormat(accept: String?) -> AuditFormat {
+        var best: (format: AuditFormat, quality: Double)?
         for item in (accept ?? "").split(separator: ",") {
-            let mediaType = item.split(separator: ";")[0].trimmingOWS().lowercased()
-            if mediaType == "text/csv" { return .csv }
-            if mediaType == "application/x-ndjson" { return .ndjson }
-            if mediaType == "application/json" { return .json }
+            let parts = item.split(separator: ";")
+            guard let first = parts.first else { continue }
+            let format: AuditFormat
+            switch first.trimmingOWS().lowercased() {
+            case "text/csv": format = .csv
+            case "application/x-ndjson": format = .ndjson
+            case "application/json": format = .json
+            default: continue
+            }
+            var quality = 1.0
+            for parameter in parts.dropFirst() {
+                let pair = parameter.split(separator: "=", maxSplits: 1).map { $0.trimmingOWS().lowercased() }
+                if pair.count == 2, pair[0] == "q" { quality = Double(pair[1]).map { min(max($0, 0), 1) } ?? 0 }
+            }
+            if quality > 0, quality > (best?.quality ?? 0) { best = (format, quality) }
         }
-        return .json
+        return best?.format ?? .json
     }
 
     /// RFC 4180, every field quoted (`""` for a quote); null is an empty,
