@@ -131,13 +131,13 @@ struct HTTPConnection: Sendable {
     }
 
     private func sendError(_ refusal: HTTPParseError, retryAfterSeconds: Int? = nil) async {
-        var (status, response) = (refusal.status, configuration.errorResponder(refusal))
+        var response = configuration.errorResponder(refusal)
         if let retryAfterSeconds { response.headers.set("Retry-After", String(retryAfterSeconds)) }
         let bytes = response.serialized(isHEAD: false, connection: "close")
         do {
             try await socket.write(bytes, deadline: .now + configuration.writeTimeout)
         } catch {
-            logger.debug("could not send error response", metadata: ["http.status": "\(status)", "http.error": "\(error)"])
+            logger.debug("could not send error response", metadata: ["http.status": "\(refusal.status)", "http.error": "\(error)"])
         }
     }
 

@@ -137,7 +137,7 @@ public final class GatewayApplication: Sendable {
             route = pattern
         }
         let method = refusal.head.map { Self.methodLabel($0.method) } ?? "OTHER"
-        metrics.httpRequestRefused(route: route, method: method, status: status)
+        metrics.countHTTPRequest(route: route, method: method, status: status)
         logger.info("request refused by the HTTP server", metadata: [
             "request_id": "\(requestID)", "http.method": "\(refusal.head?.method ?? "-")", "http.route": "\(route)",
             "http.status": "\(status)", "http.error": "\(refusal.detail)",

@@ -84,7 +84,7 @@ public final class GatewayMetrics: Sendable {
 
     /// Counts a request (`httpRequest` also times it); alone, for one the HTTP
     /// server refused before any handler ran, which is not timed.
-    func httpRequestRefused(route: String, method: String, status: Int) {
+    func countHTTPRequest(route: String, method: String, status: Int) {
         let status = String(status)
         requestCounters.get([route, method, status]) {
             registry.makeCounter(
@@ -94,7 +94,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     func httpRequest(route: String, method: String, status: Int, duration: Duration) {
-        httpRequestRefused(route: route, method: method, status: status)
+        countHTTPRequest(route: route, method: method, status: status)
         requestDurations.get(route) {
             registry.makeDurationHistogram(
                 descriptor: Self.name("http_request_duration", "seconds", "HTTP request duration by route pattern."),
