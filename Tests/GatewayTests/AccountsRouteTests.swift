@@ -83,6 +83,14 @@ import Testing
             #expect(try await h.postAccount("").status == 400)
             let text = try await h.request("POST", "/accounts", token: h.importerToken, headers: ["Content-Type": "text/plain"])
             #expect(text.status == 415)
+            // Found from outside: an empty media type crashed the process (an empty split's [0]).
+            for contentType in ["", "   ", ";", " ; charset=utf-8"] {
+                for path in ["/accounts", "/accounts/batch"] {
+                    let empty = try await h.request("POST", path, token: h.importerToken, json: nil,
+                                                    headers: ["Content-Type": contentType])
+                    #expect(empty.status == 415, "\(path) with Content-Type '\(contentType)'")
+                }
+            }
             let big = #"{"user_id":"u","nick":""# + String(repeating: "x", count: 20_000) + #""}"#
             #expect(try await h.postAccount(big).status == 413)
             #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n") == 0)

@@ -142,7 +142,7 @@ extension GatewayApplication {
     static func checkJSONBody(_ request: HTTPRequest, limit: Int) -> GatewayError? {
         if request.body.count > limit { return .payloadTooLarge(limit: limit) }
         guard let contentType = request.headers["Content-Type"] else { return .unsupportedMediaType }
-        let mediaType = contentType.split(separator: ";", maxSplits: 1)[0].trimmingOWS().lowercased()
+        let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0].trimmingOWS().lowercased()
         guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
             return .unsupportedMediaType
         }
