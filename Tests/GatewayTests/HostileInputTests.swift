@@ -39,6 +39,29 @@ import Testing
         }
         #expect(malformed.message.contains(#""user_id" twice"#))
     }
+
+    /// Found from outside: Foundation's parser on Linux took trailing commas and
+    /// UTF-16 bodies, and called a bare string or number "not valid JSON".
+    @Test func onlyRFC8259ObjectsInUTF8AreObjects() {
+        #expect(problem(#"{"user_id":"a",}"#) == .trailingComma)
+        #expect(problem(#"{"accounts":[{"user_id":"a"},]}"#) == .trailingComma)
+        #expect(problem(#"{"accounts":[{"user_id":"a"}] , }"#) == .trailingComma)
+        #expect(problem(#"{"a":",}","b":"[1,]"}"#) == nil, "commas and brackets inside strings are text")
+        let refused: [([UInt8], String)] = [
+            (Array(#"{"user_id":"tc",}"#.utf8), "a comma before a closing bracket"),
+            (Array(#"{"user_id":"tc"}"#.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, "must be UTF-8"),
+            ([0xFF, 0xFE] + Array(#"{"user_id":"tc"}"#.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }, "must be UTF-8"),
+            (Array(#"{"user_id":"a"#.utf8) + [0] + Array(#""}"#.utf8), "must be UTF-8"),
+            (Array("null".utf8), "must be a JSON object"), (Array("5".utf8), "must be a JSON object"),
+            (Array(#""str""#.utf8), "must be a JSON object"), (Array("[1]".utf8), "must be a JSON object"),
+        ]
+        for (body, reason) in refused {
+            guard case .failure(let malformed) = JSON.object(body) else { Issue.record("accepted: \(body)"); continue }
+            #expect(malformed.message.hasPrefix("The request body ") && malformed.reason.contains(reason), "\(malformed.reason)")
+        }
+        // RFC 8259 §8.1 lets a parser ignore a UTF-8 byte order mark.
+        #expect((try? JSON.object([0xEF, 0xBB, 0xBF] + Array(#"{"user_id":"bom"}"#.utf8)).get())?["user_id"] as? String == "bom")
+    }
 }
 
 @Suite struct FaceURLTests {

@@ -60,7 +60,7 @@ final class ImportReader {
             switch format {
             case .ndjson:
                 switch JSON.object(bytes) {
-                case .failure: return ImportFile.Row(line: start, input: .failure(.init(text: "not a JSON object")))
+                case .failure(let malformed): return ImportFile.Row(line: start, input: .failure(.init(text: malformed.reason)))
                 case .success(let object): return ImportFile.Row(line: start, input: ImportFile.parse(object, strategy: strategy))
                 }
             case .csv:

@@ -23,27 +23,35 @@ enum JSON {
 
     /// Parses a request body that must be a JSON object, of the given structure.
     static func object(_ body: [UInt8], structure: JSONStructure = JSONStructure()) -> Result<[String: Any], MalformedJSON> {
-        guard !body.isEmpty else { return .failure(MalformedJSON(message: "The request body is empty; a JSON object is expected.")) }
+        guard !body.isEmpty else { return .failure(MalformedJSON(reason: "is empty; a JSON object is expected.")) }
+        // RFC 8259 §8.1: UTF-8. Foundation's parser would guess UTF-16 or UTF-32
+        // from zero bytes, which JSON text never holds raw (a NUL must be escaped).
+        guard !body.contains(0), String(validating: body, as: UTF8.self) != nil else {
+            return .failure(MalformedJSON(reason: "is not valid JSON: it must be UTF-8 text."))
+        }
         do {
             try structure.check(body)
         } catch {
             switch error {
             case .duplicateKey(let key):
-                return .failure(MalformedJSON(message: "The request body has the key \"\(key.prefix(64))\" twice in one object."))
+                return .failure(MalformedJSON(reason: "has the key \"\(key.prefix(64))\" twice in one object."))
+            case .trailingComma:
+                return .failure(MalformedJSON(reason: "is not valid JSON: a comma before a closing bracket."))
             case .tooDeep(let limit):
-                return .failure(MalformedJSON(message: "The request body nests objects and arrays more than \(limit) deep."))
+                return .failure(MalformedJSON(reason: "nests objects and arrays more than \(limit) deep."))
             case .tooManyItems(let limit):
-                return .failure(MalformedJSON(message: "An array in the request body has more than \(limit) items.", overArrayLimit: true))
+                return .failure(MalformedJSON(reason: "has an array of more than \(limit) items.", overArrayLimit: true))
             }
         }
         let value: Any
         do {
-            value = try JSONSerialization.jsonObject(with: Data(body), options: [])
+            // Fragments too, so that a bare string or number is told it is not an object.
+            value = try JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])
         } catch {
-            return .failure(MalformedJSON(message: "The request body is not valid JSON."))
+            return .failure(MalformedJSON(reason: "is not valid JSON."))
         }
         guard let object = value as? [String: Any] else {
-            return .failure(MalformedJSON(message: "The request body must be a JSON object."))
+            return .failure(MalformedJSON(reason: "must be a JSON object."))
         }
         return .success(object)
     }

@@ -1,7 +1,8 @@
 /// What `JSONSerialization` lets through and a request body must not have:
 /// an object with the same key twice (which value would win is the parser's
-/// choice, not the caller's), nesting deeper than a request ever needs, and an
-/// array longer than the route allows. One pass over the bytes, before the body
+/// choice, not the caller's), a comma before a closing bracket (RFC 8259 has
+/// none; Foundation's parser on Linux accepts it), nesting deeper than a request
+/// ever needs, and an array longer than the route allows. One pass over the bytes, before the body
 /// is parsed into values; a body that is not JSON at all is left to the parser.
 struct JSONStructure {
     /// Objects and arrays inside each other; the deepest body a route takes has 3.
@@ -11,6 +12,7 @@ struct JSONStructure {
 
     enum Problem: Error, Equatable {
         case duplicateKey(String)
+        case trailingComma
         case tooDeep(limit: Int)
         case tooManyItems(limit: Int)
     }
@@ -25,23 +27,29 @@ struct JSONStructure {
         var index = 0
         // After a string in an object, whether it is a key (followed by ':').
         var expectingKey = false
+        // Whether the last token was a comma (whitespace and ':' aside).
+        var afterComma = false
         while index < bytes.count {
             let byte = bytes[index]
             switch byte {
             case UInt8(ascii: "{"), UInt8(ascii: "["):
+                afterComma = false
                 try countItem(&stack)
                 guard stack.count < maxDepth else { throw .tooDeep(limit: maxDepth) }
                 stack.append(byte == UInt8(ascii: "{") ? .object(keys: []) : .array(items: 0))
                 expectingKey = byte == UInt8(ascii: "{")
                 index += 1
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                guard !afterComma else { throw .trailingComma }
                 _ = stack.popLast()
                 expectingKey = false
                 index += 1
             case UInt8(ascii: ","):
                 if case .object = stack.last { expectingKey = true }
+                afterComma = true
                 index += 1
             case UInt8(ascii: "\""):
+                afterComma = false
                 guard let (text, end) = Self.string(in: bytes, from: index) else { return }  // malformed: the parser says so
                 index = end
                 if expectingKey, case .object(var keys) = stack.last {
@@ -55,6 +63,7 @@ struct JSONStructure {
                 index += 1
             default:
                 // A number, true, false or null: one item, up to the next delimiter.
+                afterComma = false
                 try countItem(&stack)
                 while index < bytes.count, !Self.delimiters.contains(bytes[index]) { index += 1 }
             }
