@@ -259,6 +259,37 @@ import Testing
         }
     }
 
+    /// Found from outside: under `hashed`, "café" with a precomposed "é" and with
+    /// "e" plus a combining accent are two accounts (the database and the ID hash
+    /// compare bytes), but Swift's String equality made them one in `import`,
+    /// which dropped a row and still exited 0, and in the batch route, which
+    /// refused the second as a repeat.
+    @Test func userIDsThatDifferOnlyInNormalizationAreTwoAccounts() async throws {
+        var options = GatewayHarness.Options()
+        options.idStrategy = .hashed
+        try await GatewayHarness.with(options) { h in
+            let composed = "caf\u{E9}_1", decomposed = "cafe\u{301}_1"
+            #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8), "the premise")
+            let batch = try await h.request("POST", "/accounts/batch", token: h.importerToken,
+                                            json: #"{"accounts":[{"user_id":"\#(composed)"},{"user_id":"\#(decomposed)"}]}"#)
+            #expect(batch.status == 200, "\(String(decoding: batch.body, as: UTF8.self))")
+            let results = batch.json["results"] as? [[String: Any]] ?? []
+            #expect(results.map { $0["user_id"] as? String }.map { $0.map { Array($0.utf8) } }
+                    == [Array(composed.utf8), Array(decomposed.utf8)])
+            #expect(Set(results.compactMap { $0["chat_user_id"] as? String }).count == 2)
+
+            let url = FileManager.default.temporaryDirectory.appendingPathComponent("nf-\(UUID().uuidString).ndjson")
+            try "{\"user_id\":\"caf\u{E9}_2\",\"nick\":\"NFC\"}\n{\"user_id\":\"cafe\u{301}_2\",\"nick\":\"NFD\"}\n"
+                .write(to: url, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(at: url) }
+            let progress = try await BulkImporter(app: h.app).run(url)
+            #expect(progress.counts == Counts(rows: 2, invalid: 0, imported: 2, pending: 0, failed: 0))
+            let stored = try await h.pool.query(
+                "SELECT count(*) AS n FROM accounts WHERE user_id LIKE 'caf%\\_2' AND status = 'imported'").rows[0].int("n")
+            #expect(stored == 2)
+        }
+    }
+
     @Test func requestIDIsEchoedOrMade() async throws {
         try await GatewayHarness.with { h in
             let echoed = try await h.request("GET", "/healthz", token: nil, headers: ["X-Request-ID": "abc-123"])

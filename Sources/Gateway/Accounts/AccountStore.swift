@@ -147,7 +147,7 @@ enum AccountStore {
                                   requested_in_bulk)
             SELECT user_id, chat_user_id, nick, face_url, 'pending', now(), \(caller), \(requestID), true
             FROM jsonb_to_recordset(\(rows)::jsonb) AS x(user_id text, chat_user_id text, nick text, face_url text)
-            ORDER BY user_id
+            ORDER BY user_id COLLATE "C"
             ON CONFLICT DO NOTHING
             RETURNING \(unescaped: columns)
             """).rows.map(decode)
@@ -199,13 +199,13 @@ enum AccountStore {
 
 extension AccountStore {
     /// Several accounts by user_id, in one query.
-    static func fetch(_ userIDs: [String], on pool: PostgresPool) async throws -> [String: Account] {
+    static func fetch(_ userIDs: [String], on pool: PostgresPool) async throws -> [UserIDKey: Account] {
         let rows = try await pool.query("""
             SELECT \(unescaped: columns) FROM accounts WHERE user_id = \(fragment: .any(of: userIDs))
             """).rows
         return Dictionary(uniqueKeysWithValues: try rows.map { row in
             let account = try decode(row)
-            return (account.userID, account)
+            return (UserIDKey(account.userID), account)
         })
     }
 }

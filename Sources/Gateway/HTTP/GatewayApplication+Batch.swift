@@ -60,7 +60,7 @@ extension GatewayApplication {
             throw ValidationFailure(errors: errors + [FieldError(field: "accounts", message: "must hold 1 to \(maxBatchAccounts) accounts (got \(items.count))")])
         }
         var inputs: [AccountInput] = []
-        var firstIndex: [String: Int] = [:]
+        var firstIndex: [UserIDKey: Int] = [:]
         for (index, item) in items.enumerated() {
             let path = "accounts[\(index)]."
             guard let fields = item as? [String: Any] else {
@@ -69,10 +69,10 @@ extension GatewayApplication {
             }
             do {
                 let input = try AccountInput.parse(fields, strategy: strategy, path: path)
-                if let first = firstIndex[input.userID] {
+                if let first = firstIndex[UserIDKey(input.userID)] {
                     errors.append(FieldError(field: path + "user_id", message: "repeats accounts[\(first)].user_id"))
                 } else {
-                    firstIndex[input.userID] = index
+                    firstIndex[UserIDKey(input.userID)] = index
                     inputs.append(input)
                 }
             } catch {

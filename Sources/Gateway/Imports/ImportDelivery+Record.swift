@@ -77,9 +77,9 @@ extension ImportDelivery {
 
     /// Tells each offer taken for a record whether that record wrote its event.
     static func settle(_ taken: [(RequestEventOffer, ConditionalEvent)], recorded: [Account]?) {
-        let byID = Dictionary((recorded ?? []).map { ($0.userID, $0) }, uniquingKeysWith: { first, _ in first })
+        let byID = Dictionary((recorded ?? []).map { (UserIDKey($0.userID), $0) }, uniquingKeysWith: { first, _ in first })
         for (offer, event) in taken {
-            offer.settle(written: byID[event.userID].flatMap { $0.status == event.status ? $0 : nil })
+            offer.settle(written: byID[UserIDKey(event.userID)].flatMap { $0.status == event.status ? $0 : nil })
         }
     }
 

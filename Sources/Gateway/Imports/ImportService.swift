@@ -222,17 +222,18 @@ struct ImportService: Sendable {
     /// deadlock). Returns each input's intent, in the inputs' order.
     static func storeIntents(_ inputs: [AccountInput], refusal: QuotaExceeded?, caller: String, requestID: String,
                              on connection: PostgresConnection) throws -> [Intent] {
-        var intents: [String: Intent] = [:]
+        var intents: [UserIDKey: Intent] = [:]
         if refusal == nil {
             for account in try AccountStore.insertPending(inputs, requestID: requestID, caller: caller, on: connection) {
-                intents[account.userID] = .queued(account, wasImported: false)
+                intents[UserIDKey(account.userID)] = .queued(account, wasImported: false)
             }
         }
-        for input in inputs.sorted(by: { $0.userID < $1.userID }) where intents[input.userID] == nil {
-            intents[input.userID] = try decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, bulk: true,
-                                                     on: connection)
+        for input in inputs.sorted(by: { UserIDKey.precedes($0.userID, $1.userID) })
+        where intents[UserIDKey(input.userID)] == nil {
+            intents[UserIDKey(input.userID)] = try decideIntent(input, refusal: refusal, caller: caller, requestID: requestID,
+                                                                bulk: true, on: connection)
         }
-        return inputs.compactMap { intents[$0.userID] }
+        return inputs.compactMap { intents[UserIDKey($0.userID)] }
     }
 
     /// `POST /accounts/batch`: every intent in one transaction, then the new and
@@ -258,7 +259,7 @@ struct ImportService: Sendable {
                 await attempt.finish(within: max(deadline - .now, .zero))
             }
             let current = try await AccountStore.fetch(stored.map(\.userID), on: pool)
-            return stored.map { current[$0.userID] ?? $0 }
+            return stored.map { current[UserIDKey($0.userID)] ?? $0 }
         } catch {
             // The intents are committed: whatever fails now, the worker finishes the imports.
             logger.warning("cannot follow the batch; answering what was stored",

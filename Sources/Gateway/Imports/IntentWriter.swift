@@ -77,7 +77,7 @@ final class IntentWriter: Sendable {
                        CASE WHEN q.lease_owner IS NULL THEN 0 ELSE 1 END
                 FROM asked q
                 WHERE q.insert AND NOT EXISTS (SELECT 1 FROM existing e WHERE e.position = q.position)
-                ORDER BY q.user_id
+                ORDER BY q.user_id COLLATE "C"
                 ON CONFLICT DO NOTHING
                 RETURNING \(unescaped: AccountStore.columns)
             )

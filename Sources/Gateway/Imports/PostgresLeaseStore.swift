@@ -74,7 +74,7 @@ struct PostgresLeaseStore: LeaseStore {
                 SELECT user_id FROM accounts
                 WHERE user_id = \(fragment: .any(of: userIDs)) AND status = 'pending'
                     AND lease_owner = \(owner)
-                ORDER BY user_id FOR UPDATE))
+                ORDER BY user_id COLLATE "C" FOR UPDATE))
             """)
     }
 
@@ -112,9 +112,11 @@ struct PostgresLeaseStore: LeaseStore {
                     imported boolean, code integer, info text, delay_ms integer, unexplained boolean)
             ), locked AS (
                 -- Rows are locked in user_id order, as every writer of several accounts
-                -- locks them, so an outcome and a batch's intents cannot deadlock.
+                -- locks them, so an outcome and a batch's intents cannot deadlock. In
+                -- byte order (COLLATE "C") whatever the database's collation, as the
+                -- gateway sorts (UserIDKey.precedes).
                 SELECT user_id FROM accounts WHERE user_id = ANY (ARRAY(SELECT user_id FROM s)) AND status = 'pending'
-                ORDER BY user_id FOR UPDATE
+                ORDER BY user_id COLLATE "C" FOR UPDATE
             ), outcome AS (
                 UPDATE accounts a SET
                     status = CASE WHEN a.nick IS DISTINCT FROM s.nick OR a.face_url IS DISTINCT FROM s.face_url THEN 'pending'

@@ -188,14 +188,15 @@ public struct BulkImporter: Sendable {
     /// The distinct accounts of up to `batchSize` rows; the last row of a user_id wins.
     private struct Batch {
         var rows = 0
-        private var order: [String] = []
-        private var latest: [String: AccountInput] = [:]
+        private var order: [UserIDKey] = []
+        private var latest: [UserIDKey: AccountInput] = [:]
 
         var inputs: [AccountInput] { order.compactMap { latest[$0] } }
 
         mutating func add(_ input: AccountInput) {
             rows += 1
-            if latest.updateValue(input, forKey: input.userID) == nil { order.append(input.userID) }
+            let key = UserIDKey(input.userID)
+            if latest.updateValue(input, forKey: key) == nil { order.append(key) }
         }
     }
 
