@@ -136,9 +136,9 @@ extension HTTPRequestParser {
 
     /// origin-form only: `/path[?query]`, visible ASCII, no fragment.
     private static func parseTarget(
-        _ bytes: ArraySlice<UInt8>
+        _ target: ArraySlice<UInt8>
     ) throws(HTTPParseError) -> (raw: String, path: String, query: [(name: String, value: String)]) {
-        guard bytes.first == UInt8(ascii: "/") else { throw .badRequest("request target must be an absolute path") }
+        let bytes = try originForm(of: target)
         guard bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "#") }) else {
             throw .badRequest("invalid character in request target")
         }
@@ -161,6 +161,24 @@ extension HTTPRequestParser {
             }
         }
         return (HTTPSyntax.string(bytes), path, query)
+    }
+
+    /// The origin-form (`/path?query`) of a target. A server MUST accept the
+    /// absolute-form too (RFC 9112 §3.2.2: `http://host:port/path?query`); its
+    /// path and query are what counts, the authority only has to be a valid
+    /// host (the Host header is still required and checked).
+    private static func originForm(of target: ArraySlice<UInt8>) throws(HTTPParseError) -> ArraySlice<UInt8> {
+        if target.first == UInt8(ascii: "/") { return target }
+        let lowered = target.prefix(8).map { (0x41...0x5A).contains($0) ? $0 | 0x20 : $0 }  // the scheme is case-insensitive
+        let schemeLength = lowered.starts(with: "https://".utf8) ? 8 : lowered.starts(with: "http://".utf8) ? 7 : 0
+        guard schemeLength > 0 else { throw .badRequest("request target must be an absolute path or an http(s) URI") }
+        let afterScheme = target.dropFirst(schemeLength)
+        let authorityEnd = afterScheme.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? afterScheme.endIndex
+        guard isValidHost(HTTPSyntax.string(afterScheme[..<authorityEnd])) else {
+            throw .badRequest("invalid authority in the request target")
+        }
+        let rest = afterScheme[authorityEnd...]
+        return rest.first == UInt8(ascii: "/") ? rest : ArraySlice(Array("/".utf8) + rest)
     }
 
     /// How the body is delimited (RFC 9112 §6.3). Transfer-Encoding wins

@@ -35,6 +35,30 @@ struct ConformanceTests {
         #expect(try await answer("GET / HTTP/1.1\r\nHost: \(host)\r\n\r\n").status == 200, "Host: '\(host)'")
     }
 
+    /// RFC 9112 §3.2.2: a server MUST accept the absolute-form; its path and query are the
+    /// request's, as in origin-form. (Found from outside: it was refused with 400.)
+    @Test func theAbsoluteFormIsAccepted() async throws {
+        var router = Router()
+        router.add("GET", "/accounts/{user_id}") { request in
+            HTTPResponse(status: 200, body: Array("\(request.pathParameters["user_id"] ?? "-") \(request.query.first?.value ?? "-")".utf8))
+        }
+        try await withServer(handler: router.handler) { _, port in
+            for (target, body) in [("http://x/accounts/a%2Fb?q=1", "a/b 1"), ("HTTPS://x:8443/accounts/c", "c -"),
+                                   ("http://[::1]:80/accounts/d?q=2", "d 2")] {
+                var client = try await TestClient.connect(port: port)
+                defer { client.close() }
+                try await client.send("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n")
+                let response = try await client.readResponse()
+                #expect(response.status == 200, "\(target)")
+                #expect(response.text == body, "\(target)")
+            }
+        }
+        #expect(try await answer("GET http://x HTTP/1.1\r\nHost: x\r\n\r\n").status == 200, "an empty path is /")
+        for target in ["ftp://x/a", "http://user@x/a", "http:/x/a", "x/a", "http://x y/a"] {
+            #expect(try await answer("GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n").status == 400, "\(target)")
+        }
+    }
+
     /// RFC 9112 §3.2.4: `OPTIONS *` asks about the server as a whole; a router answers it.
     @Test func optionsAsteriskGetsAnAnswer() async throws {
         var router = Router()

@@ -235,7 +235,7 @@ struct HTTPRequestParserTests {
         "GET / HTTP/1.1 \r\nHost: x\r\n\r\n",
         "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET noslash HTTP/1.1\r\nHost: x\r\n\r\n",
-        "GET http://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET ftp://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n",  // http(s) absolute-form is accepted (RFC 9112 §3.2.2)
         "GET /a#frag HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET /\u{7F} HTTP/1.1\r\nHost: x\r\n\r\n",
         "GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n",
