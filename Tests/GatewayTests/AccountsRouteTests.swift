@@ -83,6 +83,13 @@ import Testing
             #expect(try await h.postAccount("").status == 400)
             let text = try await h.request("POST", "/accounts", token: h.importerToken, headers: ["Content-Type": "text/plain"])
             #expect(text.status == 415)
+            // Found from outside: a gzip body was read as plain JSON (RFC 9110 §8.4.1: refuse it).
+            for coding in ["gzip", "identity, gzip", "br"] {
+                let coded = try await h.request("POST", "/accounts", token: h.importerToken, json: #"{"user_id":"coded"}"#,
+                                                headers: ["Content-Encoding": coding])
+                #expect(coded.status == 415, "Content-Encoding: \(coding)")
+                #expect((coded.json["detail"] as? String)?.contains("Content-Encoding") == true)
+            }
             // Found from outside: an empty media type crashed the process (an empty split's [0]).
             for contentType in ["", "   ", ";", " ; charset=utf-8"] {
                 for path in ["/accounts", "/accounts/batch"] {
@@ -94,6 +101,9 @@ import Testing
             let big = #"{"user_id":"u","nick":""# + String(repeating: "x", count: 20_000) + #""}"#
             #expect(try await h.postAccount(big).status == 413)
             #expect(try await h.pool.query("SELECT count(*) AS n FROM accounts").rows[0].int("n") == 0)
+            let identity = try await h.request("POST", "/accounts", token: h.importerToken, json: #"{"user_id":"plain_1"}"#,
+                                               headers: ["Content-Encoding": "identity"])
+            #expect(identity.status == 201)
         }
     }
 

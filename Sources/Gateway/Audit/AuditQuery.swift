@@ -46,7 +46,9 @@ struct AuditQuery: Sendable, Equatable {
                 }
                 action = parsed
             case "since", "until":
-                guard let date = RFC3339.parse(value) else {
+                // A '+' left unencoded in a query string arrives as a space (form
+                // encoding); an RFC 3339 date-time has no space, so it was the offset's.
+                guard let date = RFC3339.parse(value.replacingOccurrences(of: " ", with: "+")) else {
                     errors.append(FieldError(field: name, message: "must be an RFC 3339 date-time, e.g. 2026-11-26T19:20:27Z"))
                     continue
                 }

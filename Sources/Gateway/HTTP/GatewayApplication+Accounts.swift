@@ -141,10 +141,15 @@ extension GatewayApplication {
     /// 413 and 415 before any parsing.
     static func checkJSONBody(_ request: HTTPRequest, limit: Int) -> GatewayError? {
         if request.body.count > limit { return .payloadTooLarge(limit: limit) }
-        guard let contentType = request.headers["Content-Type"] else { return .unsupportedMediaType }
+        guard let contentType = request.headers["Content-Type"] else { return .unsupportedMediaType() }
         let mediaType = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0].trimmingOWS().lowercased()
         guard mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json")) else {
-            return .unsupportedMediaType
+            return .unsupportedMediaType()
+        }
+        // RFC 9110 §8.4.1: a body in a content coding the server does not decode is refused, not read as is.
+        let codings = request.headers.values("Content-Encoding").flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS() }
+        if let coding = codings.first(where: { !$0.isEmpty && $0.lowercased() != "identity" }) {
+            return .unsupportedMediaType(encoding: coding)
         }
         return nil
     }

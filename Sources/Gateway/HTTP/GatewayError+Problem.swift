@@ -18,6 +18,9 @@ extension GatewayError {
              "A request with the same Idempotency-Key is still being processed; retry later.")
         case .conflict(let detail): ("conflict", "Conflict", detail)
         case .payloadTooLarge(let limit): ("payload-too-large", "Payload too large", "The body must be at most \(limit) bytes.")
+        case .unsupportedMediaType(let encoding?):
+            ("unsupported-media-type", "Unsupported media type",
+             "The body must be sent without a content coding (Content-Encoding: \(encoding.prefix(64)) is not supported).")
         case .unsupportedMediaType:
             ("unsupported-media-type", "Unsupported media type", "The body must be JSON, sent as Content-Type: application/json.")
         case .rejectedByTencent(let code, _):

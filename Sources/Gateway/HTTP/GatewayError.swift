@@ -12,7 +12,8 @@ public enum GatewayError: Error, Sendable, Equatable {
     case idempotencyKeyInFlight
     case conflict(String)
     case payloadTooLarge(limit: Int)
-    case unsupportedMediaType
+    /// 415; `encoding` names a content coding the body came in, if that was the reason.
+    case unsupportedMediaType(encoding: String? = nil)
     case rejectedByTencent(code: Int, info: String)
     case idempotencyKeyReused
     case tooManyRequests(String, retryAfterSeconds: Int)
