@@ -76,6 +76,7 @@ printf 'user_id,nick,face_url\ne2e_bulk_1,Bulk One,\ne2e_bulk_2,"Bulk, Two",http
 check "import FILE exits 0 when every row is imported" 0 "$("$bin" import "$work/bulk.csv" >/dev/null 2>"$work/import.log"; echo $?)"
 check "imported rows are in the sandbox" "Bulk, Two" "$(curl -s "http://127.0.0.1:$sandbox_port/sandbox/accounts/e2e_bulk_2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["nick"])')"
 printf 'user_id\nnot valid!\n' > "$work/bad.csv"
+check "import of a directory says so" 1 "$("$bin" import "$work" 2>&1 | grep -c 'it is a directory')"
 check "import FILE exits non-zero on a bad row" 1 "$("$bin" import "$work/bad.csv" >/dev/null 2>&1; echo $?)"
 check "reconcile finds nothing drifted" 1 "$("$bin" reconcile 2>/dev/null | grep -c ' 0 missing there')"
 kill -TERM "$serve_pid"
