@@ -1,4 +1,5 @@
 import Foundation
+import HTTPServer
 import Synchronization
 import Testing
 @testable import Gateway
@@ -104,6 +105,21 @@ import Testing
             let identity = try await h.request("POST", "/accounts", token: h.importerToken, json: #"{"user_id":"plain_1"}"#,
                                                headers: ["Content-Encoding": "identity"])
             #expect(identity.status == 201)
+        }
+    }
+
+    /// Found from outside: with two Authorization headers the first decided.
+    @Test func twoAuthorizationHeadersAreRefused() async throws {
+        try await GatewayHarness.with { h in
+            for tokens in [[h.importerToken, "agw_wrong"], ["agw_wrong", h.importerToken], [h.importerToken, h.importerToken]] {
+                var headers = HTTPHeaders()
+                for token in tokens { headers.add("Authorization", "Bearer \(token)") }
+                headers.add("Host", "gateway.test")
+                let response = await h.app.handler(HTTPRequest(method: "GET", target: "/accounts/nobody", path: "/accounts/nobody",
+                                                               headers: headers))
+                #expect(response.status == 401)
+                #expect(String(decoding: response.body, as: UTF8.self).contains("exactly one Authorization header"))
+            }
         }
     }
 

@@ -197,6 +197,15 @@ import TencentSandbox
         #expect(message.text.contains("never closed"))
     }
 
+    /// Found from outside: an empty CSV file, with no header at all, imported nothing and exited 0.
+    @Test func aCSVFileWithoutAHeaderIsRefused() throws {
+        for text in ["", "\n\n  \n"] {
+            let url = try write(text, ext: "csv")
+            defer { try? FileManager.default.removeItem(at: url) }
+            #expect(throws: ImportFile.Failure.self) { try ImportReader(url, strategy: .verbatim) }
+        }
+    }
+
     @Test func aByteOrderMarkBeforeTheHeaderIsIgnored() throws {
         let rows = try rows("\u{FEFF}user_id,nick\nb_1,Bom\n", ext: "csv")
         #expect(rows.count == 1)

@@ -128,7 +128,13 @@ extension GatewayApplication {
     }
 
     private func authenticate(_ request: HTTPRequest, allowed: Set<Caller.Role>) async throws -> Authentication {
-        let header = request.headers["Authorization"] ?? ""
+        // One credential only: with two, which one counts would be a guess (RFC 9110 §11.6.2
+        // defines one Authorization field), and a proxy and the service might guess differently.
+        let fields = request.headers.values("Authorization")
+        guard fields.count <= 1 else {
+            return .denied(.unauthenticated("Send exactly one Authorization header."), caller: nil)
+        }
+        let header = fields.first ?? ""
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {
             return .denied(.unauthenticated("Send Authorization: Bearer <token>."), caller: nil)

@@ -104,6 +104,7 @@ final class ImportReader {
             columns = names
             return
         }
+        throw ImportFile.Failure(description: "the CSV file is empty: it needs a header naming user_id (and optionally nick and face_url)")
     }
 
     /// The next record's first line and bytes (without its line end); nil bytes
