@@ -62,6 +62,24 @@ import Testing
             Issue.record("not a renewal"); return
         }
         #expect(delay < .milliseconds(500))  // the first step of the backoff, whatever the attempt
+        // After a transient error too.
+        guard case .retry(let afterOther, .renewSignature, _, _) = policy(random: 0.999).decide(
+            .tencent(code: code, info: ""), attempt: 7, previousCode: 70_503) else { Issue.record("not a renewal"); return }
+        #expect(afterOther < .milliseconds(500))
+    }
+
+    /// Found from outside: a 70001 that a fresh signature does not cure (a skewed clock) was
+    /// asked about three times a second for ever. A renewal after a renewal backs off.
+    @Test(arguments: [70001, 70052])
+    func aRenewalAfterARenewalBacksOff(_ code: Int) {
+        var delays: [Duration] = []
+        for attempt in 1...8 {
+            guard case .retry(let delay, .renewSignature, _, _) = policy(random: 0.5).decide(
+                .tencent(code: code, info: ""), attempt: attempt, previousCode: 70001) else { Issue.record("not a renewal"); return }
+            delays.append(delay)
+        }
+        #expect(delays.last! >= .seconds(10), "\(delays)")
+        #expect(zip(delays, delays.dropFirst()).allSatisfy { $0 <= $1 }, "\(delays)")
     }
 
     /// Undocumented codes and FailAccounts without a reason are counted (the bound is applied where outcomes are recorded).

@@ -21,7 +21,8 @@ struct DeliveryPolicy: Sendable {
         didSet { backoff.random = random }
     }
 
-    func decide(_ result: UpstreamReply.Result, attempt: Int) -> DeliveryDecision {
+    /// `previousCode`: Tencent's code in the account's previous answer, if any.
+    func decide(_ result: UpstreamReply.Result, attempt: Int, previousCode: Int? = nil) -> DeliveryDecision {
         let code = result.tencentCode
         let info = result.tencentInfo ?? result.summary
         switch result.errorClass {
@@ -38,8 +39,12 @@ struct DeliveryPolicy: Sendable {
         case .gatewayBug:
             return .retry(after: gatewayBugDelay, reason: .gatewayBug, code: code, info: info)
         case .renewSignature:
-            // The client dropped the signature; the retry signs anew and takes its own slot.
-            return .retry(after: backoff.delay(attempt: 1), reason: .renewSignature, code: code, info: info)
+            // The client dropped the signature; the retry signs anew and takes its own slot,
+            // soon. If the previous answer asked for a new signature too, a fresh one did not
+            // help (a skewed clock, a key Tencent no longer takes): back off as for transient
+            // errors instead of asking a few times a second for ever.
+            let again = previousCode.map { TencentErrorClass.classify($0) == .renewSignature } ?? false
+            return .retry(after: backoff.delay(attempt: again ? attempt : 1), reason: .renewSignature, code: code, info: info)
         case .transient:
             return .retry(after: backoff.delay(attempt: attempt), reason: .transient, code: code, info: info)
         case .undocumented:

@@ -49,7 +49,10 @@ extension ImportDelivery {
         let reply = await upstream.importAccounts(sent)
         metrics.upstreamCall(api: UpstreamReply.API.multiaccountImport.rawValue, errorCode: reply.result.metricLabel, duration: reply.latency)
         let attempt = chunk.map(\.account.attempts).max() ?? 1
-        let decision = policy.decide(reply.result, attempt: attempt)
+        // The chunk's previous answer, when every account in it got the same one.
+        let previousCodes = Set(chunk.map { $0.account.lastError?.code })
+        let decision = policy.decide(reply.result, attempt: attempt,
+                                     previousCode: previousCodes.count == 1 ? previousCodes.first ?? nil : nil)
         await observe(decision, result: reply.result, api: .multiaccountImport, limiter: batchLimiter, probe: permit == .probe, log: log)
 
         // Listed in FailAccounts: kept leased, and explained one by one below.

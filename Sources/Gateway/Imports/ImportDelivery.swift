@@ -211,7 +211,7 @@ final class ImportDelivery: Sendable {
             // profiles: why multiaccount_import refused the new one is still unexplained.
             result = .listedInFailAccounts
         }
-        let decision = policy.decide(result, attempt: account.attempts)
+        let decision = policy.decide(result, attempt: account.attempts, previousCode: account.lastError?.code)
         metrics.upstreamCall(api: reply.api.rawValue, errorCode: result.metricLabel, duration: reply.latency)
         var event = AuditEvent(
             requestID: claim.requestID, caller: claim.caller,
