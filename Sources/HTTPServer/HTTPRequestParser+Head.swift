@@ -134,7 +134,8 @@ extension HTTPRequestParser {
         return (HTTPSyntax.string(name), HTTPSyntax.string(value))
     }
 
-    /// origin-form only: `/path[?query]`, visible ASCII, no fragment.
+    /// The target as path, decoded path and query: origin-form (`/path[?query]`) or the
+    /// http(s) absolute-form reduced to it; visible ASCII, no fragment.
     private static func parseTarget(
         _ target: ArraySlice<UInt8>
     ) throws(HTTPParseError) -> (raw: String, path: String, query: [(name: String, value: String)]) {
