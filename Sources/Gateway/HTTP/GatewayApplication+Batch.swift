@@ -69,10 +69,11 @@ extension GatewayApplication {
             }
             do {
                 let input = try AccountInput.parse(fields, strategy: strategy, path: path)
-                if let first = firstIndex[UserIDKey(input.userID)] {
+                let key = UserIDKey(input.userID)
+                if let first = firstIndex[key] {
                     errors.append(FieldError(field: path + "user_id", message: "repeats accounts[\(first)].user_id"))
                 } else {
-                    firstIndex[UserIDKey(input.userID)] = index
+                    firstIndex[key] = index
                     inputs.append(input)
                 }
             } catch {

@@ -228,10 +228,11 @@ struct ImportService: Sendable {
                 intents[UserIDKey(account.userID)] = .queued(account, wasImported: false)
             }
         }
-        for input in inputs.sorted(by: { UserIDKey.precedes($0.userID, $1.userID) })
-        where intents[UserIDKey(input.userID)] == nil {
-            intents[UserIDKey(input.userID)] = try decideIntent(input, refusal: refusal, caller: caller, requestID: requestID,
-                                                                bulk: true, on: connection)
+        for input in inputs.sorted(by: { UserIDKey.precedes($0.userID, $1.userID) }) {
+            let key = UserIDKey(input.userID)
+            guard intents[key] == nil else { continue }
+            intents[key] = try decideIntent(input, refusal: refusal, caller: caller, requestID: requestID, bulk: true,
+                                            on: connection)
         }
         return inputs.compactMap { intents[UserIDKey($0.userID)] }
     }
