@@ -25,11 +25,8 @@ struct ImportCommand: AsyncParsableCommand {
     func run() async throws {
         let configuration = try options.load(requireTencent: true)
         let logger = Logger(label: "account-gateway.import")
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue,
-              FileManager.default.isReadableFile(atPath: file) else {
-            throw ValidationError(isDirectory.boolValue ? "cannot read \(file): it is a directory" : "cannot read \(file)")
-        }
+        // Before any connection is made; the reader checks the same again when it opens the file.
+        if let refusal = BulkImporter.refusal(toRead: file) { throw ValidationError(refusal) }
         let client = try configuration.tencentClient(logger: logger)
         let pool = configuration.pool("import", size: 6, statementTimeout: .seconds(30), logger: logger)
         let limiterPool = configuration.pool("import limiter", size: 2, statementTimeout: .seconds(5), logger: logger)

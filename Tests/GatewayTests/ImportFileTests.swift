@@ -197,6 +197,15 @@ import TencentSandbox
         #expect(message.text.contains("never closed"))
     }
 
+    /// Found from outside: a directory opened, then failed with Foundation's error on the first read.
+    @Test func aDirectoryIsRefusedWhenOpened() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reader-\(UUID().uuidString).csv")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let failure = #expect(throws: ImportFile.Failure.self) { try ImportReader(directory, strategy: .verbatim) }
+        #expect(failure?.description.hasSuffix("it is a directory") == true)
+    }
+
     /// Found from outside: an empty CSV file, with no header at all, imported nothing and exited 0.
     @Test func aCSVFileWithoutAHeaderIsRefused() throws {
         for text in ["", "\n\n  \n"] {

@@ -185,6 +185,9 @@ public struct BulkImporter: Sendable {
         }
     }
 
+    /// Why `path` cannot be imported from, or nil (`ImportReader` refuses the same when it opens it).
+    public static func refusal(toRead path: String) -> String? { ImportReader.refusal(toRead: path) }
+
     /// The distinct accounts of up to `batchSize` rows; the last row of a user_id wins.
     private struct Batch {
         var rows = 0

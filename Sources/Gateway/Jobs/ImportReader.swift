@@ -24,6 +24,7 @@ final class ImportReader {
     private var columns: [String] = []
 
     init(_ url: URL, strategy: IDStrategy, maxRecordBytes: Int = 1 << 20, chunkSize: Int = 1 << 16) throws {
+        if let refusal = Self.refusal(toRead: url.path) { throw ImportFile.Failure(description: refusal) }
         guard let handle = try? FileHandle(forReadingFrom: url) else {
             throw ImportFile.Failure(description: "cannot read \(url.path)")
         }
@@ -46,6 +47,15 @@ final class ImportReader {
     }
 
     deinit { try? handle.close() }
+
+    /// Why `path` cannot be imported from, or nil: a missing or unreadable file,
+    /// or a directory (which opens, and then fails on the first read).
+    static func refusal(toRead path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "cannot read \(path)" }
+        if isDirectory.boolValue { return "cannot read \(path): it is a directory" }
+        return FileManager.default.isReadableFile(atPath: path) ? nil : "cannot read \(path)"
+    }
 
     /// The next row, or nil at the end of the file. Blank records are skipped.
     func next() throws -> ImportFile.Row? {
