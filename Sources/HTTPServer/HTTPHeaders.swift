@@ -40,8 +40,19 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
     }
 }
 
-extension String {
-    func caseInsensitiveEquals(_ other: String) -> Bool {
-        utf8.count == other.utf8.count && lowercased() == other.lowercased()
+extension StringProtocol {
+    /// Equal but for the case of ASCII letters: how field names, tokens and
+    /// codings compare (RFC 9110 §5.1). Byte by byte, without allocating:
+    /// every request compares a dozen names.
+    func caseInsensitiveEquals(_ other: some StringProtocol) -> Bool {
+        var left = utf8.makeIterator()
+        var right = other.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return true
+            case let (a?, b?) where a == b || (a | 0x20 == b | 0x20 && (0x61...0x7A).contains(a | 0x20)): continue
+            default: return false
+            }
+        }
     }
 }

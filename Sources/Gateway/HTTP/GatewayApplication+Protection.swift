@@ -33,7 +33,6 @@ extension GatewayApplication {
             switch try await authenticate(request, allowed: allowed) {
             case .allowed(let caller):
                 context.caller = caller
-                context.logger[metadataKey: "caller"] = "\(caller.name)"
             case .denied(let error, let caller):
                 return await deny(request, error, caller: caller, context: context)
             }

@@ -6,18 +6,26 @@ import Logging
 /// the routes through `current` (the router's handlers take only the request).
 struct RequestContext: Sendable {
     var requestID: String
-    var logger: Logger
     var started: ContinuousClock.Instant
     var caller: Caller?
+    private let baseLogger: Logger
 
     /// The request being answered by this task.
     @TaskLocal static var current: RequestContext?
 
     init(requestID: String, logger: Logger, started: ContinuousClock.Instant) {
         self.requestID = requestID
-        self.logger = logger
-        self.logger[metadataKey: "request_id"] = "\(requestID)"
+        self.baseLogger = logger
         self.started = started
+    }
+
+    /// The logger with `request_id` bound, and `caller` once authenticated.
+    /// Made when something logs, not for every request: most log nothing.
+    var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "request_id"] = "\(requestID)"
+        if let caller { logger[metadataKey: "caller"] = "\(caller.name)" }
+        return logger
     }
 
     /// Keeps a caller's request id when it is sane (1–128 visible ASCII

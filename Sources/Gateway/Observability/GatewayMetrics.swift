@@ -30,7 +30,7 @@ public final class GatewayMetrics: Sendable {
     let backlog = Mutex<(pending: Int, oldestSeconds: Double)>((0, 0))
     /// The metrics every request touches, by label values: the registry builds
     /// and checks a name and help text on each `make…`, a lookup here does not.
-    private let requestCounters = Handles<[String], Counter>()
+    private let requestCounters = Handles<HTTPRequestLabels, Counter>()
     private let requestDurations = Handles<String, DurationHistogram>()
     private let importCounters = Handles<String, Counter>()
     private let auditCounters = Handles<String, Counter>()
@@ -85,11 +85,10 @@ public final class GatewayMetrics: Sendable {
     /// Counts a request (`httpRequest` also times it); alone, for one the HTTP
     /// server refused before any handler ran, which is not timed.
     func countHTTPRequest(route: String, method: String, status: Int) {
-        let status = String(status)
-        requestCounters.get([route, method, status]) {
+        requestCounters.get(HTTPRequestLabels(route: route, method: method, status: status)) {
             registry.makeCounter(
                 descriptor: Self.name("http_requests", "total", "HTTP requests by route pattern, method and status."),
-                labels: [("route", route), ("method", method), ("status", status)])
+                labels: [("route", route), ("method", method), ("status", String(status))])
         }.increment()
     }
 
@@ -199,6 +198,13 @@ public final class GatewayMetrics: Sendable {
     public func render() -> [UInt8] {
         registry.emitToBuffer()
     }
+}
+
+/// The labels of `gateway_http_requests_total`, as a key made without allocating.
+private struct HTTPRequestLabels: Hashable, Sendable {
+    let route: String
+    let method: String
+    let status: Int
 }
 
 /// Metric handles made once per label values. Label values come from closed
