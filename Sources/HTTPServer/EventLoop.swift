@@ -74,7 +74,10 @@ public final class EventLoop: TaskExecutor, Sendable {
     public func wait(for interest: Interest, on fd: Int32, deadline: ContinuousClock.Instant? = nil) async throws {
         let id = state.withLock { $0.makeID() }
         try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            // Unsafe, not checked: every path resumes a waiter only after taking it
+            // out of `State` under the lock, so each is resumed exactly once (and
+            // the checked kind costs an allocation per wait, on every request).
+            try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
                 let waiter = Waiter(fd: fd, interest: interest, deadline: deadline, continuation: continuation)
                 let registered = state.withLock { state -> Registered in
                     // Checked under the lock: a cancellation handler that ran
@@ -317,7 +320,7 @@ extension EventLoop {
         let fd: Int32
         let interest: Interest
         let deadline: ContinuousClock.Instant?
-        let continuation: CheckedContinuation<Void, any Error>
+        let continuation: UnsafeContinuation<Void, any Error>
     }
 
     fileprivate struct Registration {

@@ -8,7 +8,7 @@ extension HTTPRequestParser {
     /// Parses a complete head (lines without their CRLF): request line,
     /// header fields, then the body framing they announce.
     static func parseHead(
-        requestLine: ArraySlice<UInt8>, headerLines: [ArraySlice<UInt8>], limits: Limits
+        requestLine: ArraySlice<UInt8>, headerLines: ArraySlice<ArraySlice<UInt8>>, limits: Limits
     ) throws(HTTPParseError) -> Head {
         let parts = requestLine.split(separator: HTTPSyntax.space, omittingEmptySubsequences: false)
         guard parts.count == 3 else { throw .badRequest("malformed request line") }
@@ -26,7 +26,7 @@ extension HTTPRequestParser {
         }
 
         // From here on a refusal carries the head as read, for the caller's request ID.
-        let method = HTTPSyntax.string(methodBytes)
+        let method = Self.commonMethods.first { $0.utf8.elementsEqual(methodBytes) } ?? HTTPSyntax.string(methodBytes)
         do {
             return try parseHead(method: method, targetBytes: targetBytes, version: version, headers: headers, limits: limits)
         } catch {
@@ -60,9 +60,12 @@ extension HTTPRequestParser {
         return Head(request: request, framing: framing, expectsContinue: expectsContinue)
     }
 
+    /// Methods whose text is taken as is rather than decoded from the bytes (every request has one).
+    private static let commonMethods = ["GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"]
+
     private static func parseVersion(_ bytes: ArraySlice<UInt8>) throws(HTTPParseError) -> String {
+        for version in ["HTTP/1.1", "HTTP/1.0"] where version.utf8.elementsEqual(bytes) { return version }
         let text = HTTPSyntax.string(bytes)
-        if text == "HTTP/1.1" || text == "HTTP/1.0" { return text }
         let digit: (UInt8) -> Bool = { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
         let shape = Array(bytes)
         if shape.count == 8, text.hasPrefix("HTTP/"), digit(shape[5]), shape[6] == UInt8(ascii: "."), digit(shape[7]) {

@@ -177,7 +177,7 @@ public struct HTTPRequestParser: Sendable {
         position = headEnd
         requestLineEnd = nil
         guard let requestLine = lines.first else { throw .badRequest("missing request line") }
-        let head = try Self.parseHead(requestLine: requestLine, headerLines: Array(lines.dropFirst()), limits: limits)
+        let head = try Self.parseHead(requestLine: requestLine, headerLines: lines.dropFirst(), limits: limits)
         continueExpected = head.expectsContinue
         return PendingBody(request: head.request, framing: head.framing)
     }
