@@ -41,7 +41,15 @@ public struct AsyncSocket: Sendable {
 
     /// Whatever is available, up to `maxBytes`, waiting for at least one byte.
     /// Throws `SocketError.disconnected` at end of stream.
-    public func read(maxBytes: Int = 16 * 1024, deadline: ContinuousClock.Instant? = nil) async throws -> [UInt8] {
+    ///
+    /// `waitingFirst`: the caller knows the socket was empty after its last
+    /// read (it returned less than asked for), so the first `recv` would only
+    /// say EAGAIN: wait for readiness before it. Bytes that came since were
+    /// reported to the loop, which remembers them, so the wait returns at once.
+    public func read(
+        maxBytes: Int = 16 * 1024, deadline: ContinuousClock.Instant? = nil, waitingFirst: Bool = false
+    ) async throws -> [UInt8] {
+        if waitingFirst { try await loop.wait(for: .readable, on: socket.fileDescriptor, deadline: deadline) }
         while true {
             try Task.checkCancellation()
             if let bytes = try socket.read(maxBytes: maxBytes) {

@@ -5,6 +5,8 @@ extension HTTPRequest {
     /// Falls back to `path` when `target` is not origin-form (e.g. a request
     /// built by hand without one).
     public var rawPath: String {
-        target.hasPrefix("/") ? String(target.prefix { $0 != "?" }) : path
+        guard target.utf8.first == UInt8(ascii: "/") else { return path }
+        guard let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target }
+        return String(target[..<query])
     }
 }

@@ -81,6 +81,10 @@ struct RouterTests {
         let request = HTTPRequest(method: "GET", target: "/a%2Fb/c?x=1", path: "/a/b/c")
         #expect(request.rawPath == "/a%2Fb/c")
         #expect(HTTPRequest(method: "GET", target: "", path: "/p").rawPath == "/p")
+        #expect(HTTPRequest(method: "GET", target: "/caf\u{00E9}/x", path: "/x").rawPath == "/caf\u{00E9}/x")
+        #expect(HTTPRequest(method: "GET", target: "/a?", path: "/a").rawPath == "/a")
+        #expect(HTTPRequest(method: "GET", target: "/?a?b", path: "/").rawPath == "/")
+        #expect(HTTPRequest(method: "OPTIONS", target: "*", path: "*").rawPath == "*")
         #expect(HTTPStatus.reason(404) == "Not Found")
     }
 
