@@ -107,6 +107,33 @@ import TencentSandbox
         }
     }
 
+    /// During a lock-out no call can go out before a request's deadline: the
+    /// request that met the 70050 and the new ones after it are stored and
+    /// answered 202 at once, as while the breaker is open, not after the whole wait.
+    @Test func duringALockoutRequestsAreAnsweredAtOnce() async throws {
+        var options = GatewayHarness.Options()
+        options.waitMilliseconds = 6_000
+        try await GatewayHarness.with(options) { h in
+            h.sandbox.setForcedCode(70050, info: "locked out")
+            for id in ["lockw_1", "lockw_2", "lockw_3"] {
+                let started = ContinuousClock.now
+                let response = try await h.postAccount(#"{"user_id":"\#(id)"}"#)
+                #expect(response.status == 202)
+                #expect(response.json["status"] as? String == "pending")
+                #expect(ContinuousClock.now - started < .seconds(2), "\(id) waited for a call that could not come")
+            }
+            #expect(h.sandbox.stats().calls["account_import"] == 1, "a call went out during the lock-out")
+            let batch = try await h.request("POST", "/accounts/batch", token: h.importerToken,
+                                            json: #"{"accounts":[{"user_id":"lockw_4"}]}"#)
+            #expect(batch.status == 202)
+            #expect(h.sandbox.stats().calls.values.reduce(0, +) == 1)
+            // Each request still wrote its event.
+            let events = try await h.pool.query(
+                "SELECT count(*) AS n FROM audit_events WHERE action = 'account.import' AND user_id LIKE 'lockw_%'").rows
+            #expect(try events.first?.int("n") == 3)
+        }
+    }
+
     /// A wrong key: the breaker opens after the first 70009, requests answer 202
     /// at once, only a probe per interval reaches Tencent, and once the key is
     /// fixed every account is imported.

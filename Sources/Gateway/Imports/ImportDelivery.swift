@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Makes one delivery attempt for a pending account: claim it (a lease, so one
 /// replica at a time calls Tencent for it), call upstream outside any
@@ -39,6 +40,9 @@ final class ImportDelivery: Sendable {
     let batchLimiter: RateLimiter
     /// Shared by every replica: no calls but a probe while the configuration is wrong.
     let breaker: UpstreamBreaker
+    /// Until when the last 70050 this replica received pauses every call (the
+    /// central pause lasts as long; other replicas see it in their reservations).
+    private let lockedOutUntil = Mutex<ContinuousClock.Instant?>(nil)
 
     init(store: LeaseStore, upstream: AccountUpstream, policy: DeliveryPolicy,
          signals: OutcomeSignals, owner: String, metrics: GatewayMetrics, logger: Logger,
@@ -295,6 +299,13 @@ final class ImportDelivery: Sendable {
         }
     }
 
+    /// Whether a 70050 this replica received keeps every call paused past
+    /// `deadline`: a request then stores its intent and answers 202 at once,
+    /// as while the breaker is open, instead of waiting for a call that cannot go out.
+    func isLockedOut(through deadline: ContinuousClock.Instant) -> Bool {
+        lockedOutUntil.withLock { until in until.map { $0 > deadline } ?? false }
+    }
+
     /// Metrics, logs, the breaker and the shared limiter's adaptive protection for one decision.
     func observe(_ decision: DeliveryDecision, result: UpstreamReply.Result, api: UpstreamReply.API,
                  limiter: RateLimiter, probe: Bool, log: Logger) async {
@@ -308,7 +319,10 @@ final class ImportDelivery: Sendable {
         case .retry(let delay, let reason, let code, let info):
             // 70050 and "too fast" concern the whole app at Tencent: every API, every replica.
             if reason == .rateLimited { await limiter.reportRateLimited() }
-            if reason == .lockout { await limiter.reportLockout() }
+            if reason == .lockout {
+                lockedOutUntil.withLock { $0 = .now + policy.lockoutDelay }
+                await limiter.reportLockout(seconds: Int(policy.lockoutDelay.seconds.rounded(.up)))
+            }
             if reason == .misconfiguration { await breaker.reportMisconfiguration(code: code, reason: info, probe: probe) }
             let needsOperator = reason == .misconfiguration || reason == .lockout || reason == .gatewayBug
             if needsOperator { metrics.upstreamAlert(reason: reason.rawValue) }

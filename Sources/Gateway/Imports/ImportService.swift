@@ -96,9 +96,10 @@ struct ImportService: Sendable {
         let callDeadline = delivery.singleCallDeadline(before: latestSlot)
         let servable = delivery.importLimiter.mayServe(before: callDeadline)
         let coalesce = !servable && delivery.batchQueue.isOpen && delivery.batchLimiter.mayServe(before: latestSlot)
-        // While the breaker is open no call can go out for a while: store the intent and answer 202 at once.
-        let breakerOpen = await delivery.breaker.state() != nil
-        let deliverNow = refusal == nil && (servable || coalesce) && !breakerOpen
+        // While the breaker is open, or a 70050 pauses every call past the deadline, no call
+        // can go out in time: store the intent and answer 202 at once.
+        let callsHeld = await delivery.breaker.state() != nil || delivery.isLockedOut(through: deadline)
+        let deliverNow = refusal == nil && (servable || coalesce) && !callsHeld
         let owner = delivery.owner
         // Alone, the claimed account's call slot is reserved in the same statement: a
         // round trip less. Not while other imports are under way: the reservation
@@ -142,7 +143,7 @@ struct ImportService: Sendable {
         switch intent {
         case .unchanged(let account):
             return Outcome(kind: .alreadyImported, account: account)
-        case .queued(let account, _) where breakerOpen:
+        case .queued(let account, _) where callsHeld:
             return Outcome(kind: .pending, account: account)
         case .queued(let account, let wasImported):
             return await follow(account, wasImported: wasImported, deadline: deadline, claim: nil, reserved: nil)
@@ -251,8 +252,8 @@ struct ImportService: Sendable {
             return nil
         }
         let deadline = ContinuousClock.now + wait
-        // While the breaker is open, the stored intents are the answer (202 at once).
-        if await delivery.breaker.state() != nil { return stored }
+        // While the breaker is open or a 70050 pauses the calls, the stored intents are the answer (202 at once).
+        if await delivery.breaker.state() != nil || delivery.isLockedOut(through: deadline) { return stored }
         do {
             let claims = try await delivery.claim(queued)
             if !claims.isEmpty {
@@ -341,8 +342,8 @@ struct ImportService: Sendable {
                     continue
                 }
                 if recorded.status != .pending || ContinuousClock.now >= deadline { return recorded }
-                // Misconfiguration opened the breaker: nothing will change before the deadline.
-                if await delivery.breaker.state() != nil { return recorded }
+                // Misconfiguration opened the breaker, or a 70050 paused every call: nothing will change before the deadline.
+                if await delivery.breaker.state() != nil || delivery.isLockedOut(through: deadline) { return recorded }
             } else if remaining > .zero {
                 if let recorded = first?.requestEvent?.written { return recorded }
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval), watched: watched)
