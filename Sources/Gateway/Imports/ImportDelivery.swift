@@ -299,11 +299,12 @@ final class ImportDelivery: Sendable {
         }
     }
 
-    /// Whether a 70050 this replica received keeps every call paused past
-    /// `deadline`: a request then stores its intent and answers 202 at once,
-    /// as while the breaker is open, instead of waiting for a call that cannot go out.
-    func isLockedOut(through deadline: ContinuousClock.Instant) -> Bool {
-        lockedOutUntil.withLock { until in until.map { $0 > deadline } ?? false }
+    /// Whether no call can go out before `deadline`: the breaker is open, or a
+    /// 70050 this replica received pauses every call past it. A request then
+    /// stores its intent and answers 202 at once instead of waiting for nothing.
+    func callsHeld(through deadline: ContinuousClock.Instant) async -> Bool {
+        if lockedOutUntil.withLock({ until in until.map { $0 > deadline } ?? false }) { return true }
+        return await breaker.state() != nil
     }
 
     /// Metrics, logs, the breaker and the shared limiter's adaptive protection for one decision.

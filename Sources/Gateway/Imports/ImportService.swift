@@ -98,7 +98,7 @@ struct ImportService: Sendable {
         let coalesce = !servable && delivery.batchQueue.isOpen && delivery.batchLimiter.mayServe(before: latestSlot)
         // While the breaker is open, or a 70050 pauses every call past the deadline, no call
         // can go out in time: store the intent and answer 202 at once.
-        let callsHeld = await delivery.breaker.state() != nil || delivery.isLockedOut(through: deadline)
+        let callsHeld = await delivery.callsHeld(through: deadline)
         let deliverNow = refusal == nil && (servable || coalesce) && !callsHeld
         let owner = delivery.owner
         // Alone, the claimed account's call slot is reserved in the same statement: a
@@ -253,7 +253,7 @@ struct ImportService: Sendable {
         }
         let deadline = ContinuousClock.now + wait
         // While the breaker is open or a 70050 pauses the calls, the stored intents are the answer (202 at once).
-        if await delivery.breaker.state() != nil || delivery.isLockedOut(through: deadline) { return stored }
+        if await delivery.callsHeld(through: deadline) { return stored }
         do {
             let claims = try await delivery.claim(queued)
             if !claims.isEmpty {
@@ -343,7 +343,7 @@ struct ImportService: Sendable {
                 }
                 if recorded.status != .pending || ContinuousClock.now >= deadline { return recorded }
                 // Misconfiguration opened the breaker, or a 70050 paused every call: nothing will change before the deadline.
-                if await delivery.breaker.state() != nil || delivery.isLockedOut(through: deadline) { return recorded }
+                if await delivery.callsHeld(through: deadline) { return recorded }
             } else if remaining > .zero {
                 if let recorded = first?.requestEvent?.written { return recorded }
                 await signals.wait(for: userID, timeout: min(remaining, pollInterval), watched: watched)
